@@ -1,0 +1,103 @@
+//! `runlake`: the command-line interface of the runlake latency data warehouse.
+
+mod output;
+mod session;
+mod shell;
+
+use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::output::Format;
+use crate::session::Session;
+
+/// A latency data warehouse for LLM-serving run logs.
+#[derive(Debug, Parser)]
+#[command(name = "runlake", version, about, long_about = None)]
+struct Cli {
+    /// Where the lake lives: a path or file:// URL.
+    #[arg(
+        long,
+        global = true,
+        env = "RUNLAKE_LAKE",
+        default_value = "./runlake-data"
+    )]
+    lake: String,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run SQL against the lake and against files named by path, with every runlake
+    /// function. Without SQL on a terminal, opens an interactive shell.
+    Sql {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Read the statements from a file.
+        #[arg(
+            short = 'f',
+            long = "file",
+            value_name = "FILE",
+            conflicts_with = "sql"
+        )]
+        file: Option<PathBuf>,
+        /// The SQL to run (one or more statements separated by `;`).
+        sql: Option<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("runlake: error: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("runlake: error: {message}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<ExitCode, String> {
+    match cli.command {
+        Command::Sql { format, file, sql } => {
+            let session = Session::open(&cli.lake).map_err(|e| e.to_string())?;
+            let text = match (file, sql) {
+                (Some(path), _) => std::fs::read_to_string(&path)
+                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?,
+                (None, Some(sql)) => sql,
+                (None, None) if std::io::stdin().is_terminal() => {
+                    shell::run(&session, format).await;
+                    return Ok(ExitCode::SUCCESS);
+                }
+                (None, None) => {
+                    let mut text = String::new();
+                    std::io::stdin()
+                        .read_to_string(&mut text)
+                        .map_err(|e| format!("cannot read SQL from standard input: {e}"))?;
+                    text
+                }
+            };
+            let mut stdout = std::io::stdout().lock();
+            session
+                .run_script(&text, format, &mut stdout)
+                .await
+                .map_err(|e| output::one_line(&e.to_string()))?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

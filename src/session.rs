@@ -1,0 +1,207 @@
+//! The SQL session: a DataFusion context with every runlake function, files queried by
+//! path, and the rule that statements which would write are refused until they can
+//! persist in the lake (never a silently lost in-memory table).
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+use datafusion::common::{DataFusionError, Result, TableReference, plan_err};
+use datafusion::datasource::file_format::file_compression_type::FileCompressionType;
+use datafusion::datasource::file_format::options::{ArrowReadOptions, JsonReadOptions};
+use datafusion::execution::context::SessionContext;
+use datafusion::logical_expr::{DdlStatement, LogicalPlan, WriteOp};
+use datafusion::prelude::{CsvReadOptions, ParquetReadOptions, SessionConfig};
+use datafusion::sql::parser::{DFParserBuilder, Statement};
+use futures::StreamExt;
+
+use crate::output::{Format, Printer};
+
+/// A SQL session over the lake.
+pub struct Session {
+    ctx: SessionContext,
+}
+
+impl Session {
+    /// Opens a session on the lake at `lake` (a path or `file://` URL).
+    pub fn open(lake: &str) -> Result<Self> {
+        let config = SessionConfig::new()
+            .with_information_schema(true)
+            .with_default_catalog_and_schema("runlake", "public");
+        let ctx = SessionContext::new_with_config(config).enable_url_table();
+        runlake_functions::register_all(&ctx)?;
+        let _ = lake; // the lake's tables are registered here once the lake exists
+        Ok(Self { ctx })
+    }
+
+    /// Runs every statement of `text` in order, printing each result to `out`.
+    pub async fn run_script(&self, text: &str, format: Format, out: &mut dyn Write) -> Result<()> {
+        let statements = DFParserBuilder::new(text).build()?.parse_statements()?;
+        let mut printer = Printer::new(format);
+        for statement in statements {
+            self.run_statement(statement, &mut printer, out).await?;
+        }
+        printer.finish(out)?;
+        Ok(())
+    }
+
+    async fn run_statement(
+        &self,
+        statement: Statement,
+        printer: &mut Printer,
+        out: &mut dyn Write,
+    ) -> Result<()> {
+        let state = self.ctx.state();
+        for reference in state.resolve_table_references(&statement)? {
+            self.register_file_reference(&reference).await?;
+        }
+        let plan = state.statement_to_plan(statement).await?;
+        refuse_writes(&plan)?;
+        let df = self.ctx.execute_logical_plan(plan).await?;
+        let schema = Arc::new(df.schema().as_arrow().clone());
+        let mut stream = df.execute_stream().await?;
+        printer.begin(&schema, out)?;
+        while let Some(batch) = stream.next().await {
+            printer.batch(&batch?, out)?;
+        }
+        printer.end(out)?;
+        Ok(())
+    }
+
+    /// A table reference that names an existing file (`FROM 'predictions.parquet'`) is
+    /// registered as a table of that name, read with the format its name and content
+    /// tell: Parquet, CSV, TSV, JSON lines or a JSON array, Arrow IPC; `.gz`, `.zst`,
+    /// `.bz2` and `.xz` compressed text is read transparently.
+    async fn register_file_reference(&self, reference: &TableReference) -> Result<()> {
+        let TableReference::Bare { table } = reference else {
+            return Ok(());
+        };
+        let path = table.as_ref();
+        if !Path::new(path).is_file() || self.ctx.table_exist(reference.clone())? {
+            return Ok(());
+        }
+        let df = read_file(&self.ctx, path).await?;
+        self.ctx
+            .register_table(TableReference::bare(path), df.into_view())?;
+        Ok(())
+    }
+}
+
+async fn read_file(ctx: &SessionContext, path: &str) -> Result<datafusion::dataframe::DataFrame> {
+    let lower = path.to_ascii_lowercase();
+    let (stem, compression) = [
+        (".gz", FileCompressionType::GZIP),
+        (".zst", FileCompressionType::ZSTD),
+        (".bz2", FileCompressionType::BZIP2),
+        (".xz", FileCompressionType::XZ),
+    ]
+    .into_iter()
+    .find_map(|(ext, c)| lower.strip_suffix(ext).map(|s| (s.to_string(), c)))
+    .unwrap_or((lower.clone(), FileCompressionType::UNCOMPRESSED));
+    let extension = &lower[stem.rfind('.').unwrap_or(stem.len())..];
+    // The full suffix, so the listing accepts the file.
+    let suffix = &lower[stem.rfind('.').unwrap_or(stem.len())..];
+    match Path::new(&stem)
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+    {
+        "parquet" => {
+            ctx.read_parquet(path, ParquetReadOptions::default().file_extension(suffix))
+                .await
+        }
+        "arrow" | "ipc" | "feather" => {
+            ctx.read_arrow(
+                path,
+                ArrowReadOptions {
+                    file_extension: suffix,
+                    ..Default::default()
+                },
+            )
+            .await
+        }
+        "csv" => {
+            ctx.read_csv(
+                path,
+                CsvReadOptions::new()
+                    .file_extension(suffix)
+                    .file_compression_type(compression),
+            )
+            .await
+        }
+        "tsv" | "tab" => {
+            ctx.read_csv(
+                path,
+                CsvReadOptions::new()
+                    .delimiter(b'\t')
+                    .file_extension(suffix)
+                    .file_compression_type(compression),
+            )
+            .await
+        }
+        "json" | "jsonl" | "ndjson" => {
+            let is_array =
+                compression == FileCompressionType::UNCOMPRESSED && starts_with_bracket(path)?;
+            let mut options = JsonReadOptions::default()
+                .file_extension(suffix)
+                .file_compression_type(compression);
+            options.newline_delimited = !is_array;
+            ctx.read_json(path, options).await
+        }
+        _ => plan_err!(
+            "cannot tell the format of '{path}' from its name (expected .parquet, .csv, .tsv, .json, .jsonl, .ndjson or .arrow, optionally compressed with .gz, .zst, .bz2 or .xz); extension '{extension}'"
+        ),
+    }
+}
+
+/// Whether a JSON file holds an array (`[{...}, ...]`) rather than JSON lines.
+fn starts_with_bracket(path: &str) -> Result<bool> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut buf = [0u8; 4096];
+    let n = file.read(&mut buf)?;
+    Ok(buf[..n]
+        .iter()
+        .find(|b| !b.is_ascii_whitespace() && **b != 0xEF && **b != 0xBB && **b != 0xBF)
+        .is_some_and(|&b| b == b'['))
+}
+
+/// Refuses statements that would create, change or drop tables: they need the lake to
+/// persist, and a table that silently vanishes when the command exits is worse than a
+/// clear error.
+fn refuse_writes(plan: &LogicalPlan) -> Result<()> {
+    let what = match plan {
+        LogicalPlan::Ddl(ddl) => match ddl {
+            DdlStatement::CreateMemoryTable(_) => Some("CREATE TABLE"),
+            DdlStatement::CreateExternalTable(_) => Some("CREATE EXTERNAL TABLE"),
+            DdlStatement::CreateView(_) => Some("CREATE VIEW"),
+            DdlStatement::CreateCatalog(_) | DdlStatement::CreateCatalogSchema(_) => {
+                Some("CREATE SCHEMA")
+            }
+            DdlStatement::DropTable(_) => Some("DROP TABLE"),
+            DdlStatement::DropView(_) => Some("DROP VIEW"),
+            DdlStatement::DropCatalogSchema(_) => Some("DROP SCHEMA"),
+            DdlStatement::CreateFunction(_) => Some("CREATE FUNCTION"),
+            DdlStatement::DropFunction(_) => Some("DROP FUNCTION"),
+            DdlStatement::CreateIndex(_) => Some("CREATE INDEX"),
+        },
+        LogicalPlan::Dml(dml) => match dml.op {
+            WriteOp::Insert(_) => Some("INSERT"),
+            WriteOp::Delete => Some("DELETE"),
+            WriteOp::Update => Some("UPDATE"),
+            WriteOp::Ctas => Some("CREATE TABLE AS"),
+            WriteOp::Truncate => Some("TRUNCATE"),
+            WriteOp::MergeInto(_) => Some("MERGE"),
+            _ => Some("this statement"),
+        },
+        _ => None,
+    };
+    match what {
+        Some(what) => Err(DataFusionError::Plan(format!(
+            "{what} is not supported: this runlake has no table storage to persist it in, \
+             and a table that vanished when the command exits would silently lose data. \
+             Query files by path instead, e.g. SELECT * FROM 'predictions.parquet'"
+        ))),
+        None => Ok(()),
+    }
+}
