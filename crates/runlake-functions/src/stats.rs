@@ -239,8 +239,7 @@ impl CoMoments {
         if self.m2_x == 0.0 || self.m2_y == 0.0 {
             return None;
         }
-        let r = self.c_xy / (self.m2_x.sqrt() * self.m2_y.sqrt());
-        Some(r.clamp(-1.0, 1.0))
+        Some(correlation(self.c_xy, self.m2_x, self.m2_y))
     }
 }
 
@@ -448,7 +447,20 @@ pub fn pearson_two_pass(x: &[f64], y: &[f64]) -> Option<f64> {
     if sxx == 0.0 || syy == 0.0 {
         return None;
     }
-    Some((sxy / (sxx.sqrt() * syy.sqrt())).clamp(-1.0, 1.0))
+    Some(correlation(sxy, sxx, syy))
+}
+
+/// sxy / sqrt(sxx syy), clamped to [-1, 1]. One square root of the product is exact for
+/// perfectly correlated ranks (r = 1, not 0.9999999999999998); the product of square
+/// roots is the fallback when the product over- or underflows.
+fn correlation(sxy: f64, sxx: f64, syy: f64) -> f64 {
+    let product = sxx * syy;
+    let r = if product.is_finite() && product > f64::MIN_POSITIVE {
+        sxy / product.sqrt()
+    } else {
+        sxy / (sxx.sqrt() * syy.sqrt())
+    };
+    r.clamp(-1.0, 1.0)
 }
 
 fn sum_pairwise(values: &[f64]) -> f64 {
