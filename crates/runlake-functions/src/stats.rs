@@ -615,19 +615,31 @@ fn lerp(a: f64, b: f64, t: f64) -> f64 {
 /// Exact quantile of sorted values with linear interpolation between the closest
 /// ranks (`numpy.quantile`'s default method). `sorted` must be non-empty.
 pub fn quantile_sorted(sorted: &[f64], p: f64) -> f64 {
-    let index = p * (sorted.len() - 1) as f64;
-    let lo = index.floor() as usize;
+    let (lo, t) = virtual_index(sorted.len(), p);
     let hi = (lo + 1).min(sorted.len() - 1);
-    lerp(sorted[lo], sorted[hi], index - lo as f64)
+    lerp(sorted[lo], sorted[hi], t)
+}
+
+/// numpy's virtual index for the linear method, `n p + (1 - p) - 1`, evaluated in the
+/// same order so results agree to the last bit; returns the lower rank and the weight.
+#[inline]
+fn virtual_index(n: usize, p: f64) -> (usize, f64) {
+    let index = n as f64 * p + (1.0 - p) - 1.0;
+    let last = (n - 1) as f64;
+    if index <= 0.0 {
+        (0, 0.0)
+    } else if index >= last {
+        (n - 1, 0.0)
+    } else {
+        let lo = index.floor();
+        (lo as usize, index - lo)
+    }
 }
 
 /// Exact quantile of unsorted values, in O(n) by selection; reorders `values`.
 pub fn quantile_select(values: &mut [f64], p: f64) -> f64 {
-    let n = values.len();
-    let index = p * (n - 1) as f64;
-    let lo = index.floor() as usize;
+    let (lo, t) = virtual_index(values.len(), p);
     let (_, &mut a, right) = values.select_nth_unstable_by(lo, f64::total_cmp);
-    let t = index - lo as f64;
     if t == 0.0 || right.is_empty() {
         return a;
     }
