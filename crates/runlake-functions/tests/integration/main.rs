@@ -3,6 +3,7 @@
 
 mod common;
 mod kernels;
+mod memory;
 mod offset;
 mod properties;
 mod reference;
