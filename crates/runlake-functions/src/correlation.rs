@@ -12,7 +12,9 @@ use crate::framework::{MomentFunction, MomentState, param_f64};
 use crate::stats::{CoMoments, correlation_pvalue, pearson_confidence_interval};
 
 impl MomentState for CoMoments {
-    const FIELDS: &'static [&'static str] = &["n", "mean_x", "mean_y", "m2_x", "m2_y", "c_xy"];
+    const FIELDS: &'static [&'static str] = &[
+        "n", "shift_x", "shift_y", "mean_x", "mean_y", "m2_x", "m2_y", "c_xy",
+    ];
     fn count(&self) -> f64 {
         self.n
     }
@@ -30,6 +32,8 @@ impl MomentState for CoMoments {
     fn write(&self, out: &mut [f64]) {
         out.copy_from_slice(&[
             self.n,
+            self.shift_x,
+            self.shift_y,
             self.mean_x,
             self.mean_y,
             self.m2_x,
@@ -40,11 +44,13 @@ impl MomentState for CoMoments {
     fn read(v: &[f64]) -> Self {
         CoMoments {
             n: v[0],
-            mean_x: v[1],
-            mean_y: v[2],
-            m2_x: v[3],
-            m2_y: v[4],
-            c_xy: v[5],
+            shift_x: v[1],
+            shift_y: v[2],
+            mean_x: v[3],
+            mean_y: v[4],
+            m2_x: v[5],
+            m2_y: v[6],
+            c_xy: v[7],
         }
     }
 }

@@ -11,7 +11,7 @@ use crate::framework::{MomentFunction, MomentState};
 use crate::stats::{Moments2, Moments4};
 
 impl MomentState for Moments2 {
-    const FIELDS: &'static [&'static str] = &["n", "mean", "m2"];
+    const FIELDS: &'static [&'static str] = &["n", "shift", "mean", "m2"];
     fn count(&self) -> f64 {
         self.n
     }
@@ -27,19 +27,20 @@ impl MomentState for Moments2 {
         Moments2::merge(self, o);
     }
     fn write(&self, out: &mut [f64]) {
-        out.copy_from_slice(&[self.n, self.mean, self.m2]);
+        out.copy_from_slice(&[self.n, self.shift, self.mean, self.m2]);
     }
     fn read(v: &[f64]) -> Self {
         Moments2 {
             n: v[0],
-            mean: v[1],
-            m2: v[2],
+            shift: v[1],
+            mean: v[2],
+            m2: v[3],
         }
     }
 }
 
 impl MomentState for Moments4 {
-    const FIELDS: &'static [&'static str] = &["n", "mean", "m2", "m3", "m4"];
+    const FIELDS: &'static [&'static str] = &["n", "shift", "mean", "m2", "m3", "m4"];
     fn count(&self) -> f64 {
         self.n
     }
@@ -55,15 +56,16 @@ impl MomentState for Moments4 {
         Moments4::merge(self, o);
     }
     fn write(&self, out: &mut [f64]) {
-        out.copy_from_slice(&[self.n, self.mean, self.m2, self.m3, self.m4]);
+        out.copy_from_slice(&[self.n, self.shift, self.mean, self.m2, self.m3, self.m4]);
     }
     fn read(v: &[f64]) -> Self {
         Moments4 {
             n: v[0],
-            mean: v[1],
-            m2: v[2],
-            m3: v[3],
-            m4: v[4],
+            shift: v[1],
+            mean: v[2],
+            m2: v[3],
+            m3: v[4],
+            m4: v[5],
         }
     }
 }
@@ -155,9 +157,9 @@ impl MomentFunction for Spread {
     }
     fn evaluate(&self, s: &Moments2, _params: &[f64]) -> Option<f64> {
         match self {
-            Spread::Cv | Spread::CvPop if s.mean == 0.0 => None,
-            Spread::Cv => Some((s.m2 / (s.n - 1.0)).sqrt() / s.mean),
-            Spread::CvPop => Some((s.m2 / s.n).sqrt() / s.mean),
+            Spread::Cv | Spread::CvPop if s.mean() == 0.0 => None,
+            Spread::Cv => Some((s.m2 / (s.n - 1.0)).sqrt() / s.mean()),
+            Spread::CvPop => Some((s.m2 / s.n).sqrt() / s.mean()),
             Spread::Sem => Some((s.m2 / (s.n - 1.0)).sqrt() / s.n.sqrt()),
         }
     }

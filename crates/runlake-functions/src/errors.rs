@@ -123,7 +123,8 @@ pub(crate) struct R2State {
 }
 
 impl MomentState for R2State {
-    const FIELDS: &'static [&'static str] = &["n", "mean", "m2", "ss_res", "ss_res_compensation"];
+    const FIELDS: &'static [&'static str] =
+        &["n", "shift", "mean", "m2", "ss_res", "ss_res_compensation"];
     fn count(&self) -> f64 {
         self.actual.n
     }
@@ -147,6 +148,7 @@ impl MomentState for R2State {
     fn write(&self, out: &mut [f64]) {
         out.copy_from_slice(&[
             self.actual.n,
+            self.actual.shift,
             self.actual.mean,
             self.actual.m2,
             self.ss_res.sum,
@@ -157,12 +159,13 @@ impl MomentState for R2State {
         R2State {
             actual: Moments2 {
                 n: v[0],
-                mean: v[1],
-                m2: v[2],
+                shift: v[1],
+                mean: v[2],
+                m2: v[3],
             },
             ss_res: KahanSum {
-                sum: v[3],
-                compensation: v[4],
+                sum: v[4],
+                compensation: v[5],
             },
         }
     }

@@ -39,16 +39,32 @@ impl KahanSum {
 }
 
 /// Count, mean and second central moment (Welford; Chan et al. for merges).
+///
+/// Values are taken relative to `shift`, the first value seen (an assumed mean): data
+/// offset by 1e9 (nanosecond timestamps) then enters the recurrences as small, exact
+/// differences, and merges of states with different shifts add the shifts' difference
+/// to the means. `mean` is relative to `shift`; [`Moments2::mean`] gives the true mean.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Moments2 {
     pub n: f64,
+    pub shift: f64,
     pub mean: f64,
     pub m2: f64,
 }
 
 impl Moments2 {
+    /// The mean of the values.
+    #[inline]
+    pub fn mean(&self) -> f64 {
+        self.shift + self.mean
+    }
+
     #[inline]
     pub fn update(&mut self, x: f64) {
+        if self.n == 0.0 {
+            self.shift = x;
+        }
+        let x = x - self.shift;
         self.n += 1.0;
         let delta = x - self.mean;
         self.mean += delta / self.n;
@@ -61,6 +77,7 @@ impl Moments2 {
             *self = Self::default();
             return;
         }
+        let x = x - self.shift;
         let n_before = self.n - 1.0;
         let mean_before = self.mean - (x - self.mean) / n_before;
         self.m2 -= (x - mean_before) * (x - self.mean);
@@ -81,7 +98,7 @@ impl Moments2 {
             return;
         }
         let n = self.n + other.n;
-        let delta = other.mean - self.mean;
+        let delta = (other.mean - self.mean) + (other.shift - self.shift);
         self.mean += delta * other.n / n;
         self.m2 += other.m2 + delta * delta * self.n * other.n / n;
         self.n = n;
@@ -89,10 +106,12 @@ impl Moments2 {
 }
 
 /// Count, mean and central moments up to the fourth (Pébay's one-pass formulas), for
-/// skewness and kurtosis. Retraction inverts the single-value merge exactly.
+/// skewness and kurtosis, relative to a shift as [`Moments2`]. Retraction inverts the
+/// single-value merge exactly.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Moments4 {
     pub n: f64,
+    pub shift: f64,
     pub mean: f64,
     pub m2: f64,
     pub m3: f64,
@@ -100,8 +119,18 @@ pub struct Moments4 {
 }
 
 impl Moments4 {
+    /// The mean of the values.
+    #[inline]
+    pub fn mean(&self) -> f64 {
+        self.shift + self.mean
+    }
+
     #[inline]
     pub fn update(&mut self, x: f64) {
+        if self.n == 0.0 {
+            self.shift = x;
+        }
+        let x = x - self.shift;
         let n1 = self.n;
         self.n += 1.0;
         let n = self.n;
@@ -122,6 +151,7 @@ impl Moments4 {
             *self = Self::default();
             return;
         }
+        let x = x - self.shift;
         let n = self.n;
         let na = n - 1.0;
         let mean_a = self.mean - (x - self.mean) / na;
@@ -134,6 +164,7 @@ impl Moments4 {
                 + 4.0 * d * m3a / n;
         *self = Moments4 {
             n: na,
+            shift: self.shift,
             mean: mean_a,
             m2: m2a.max(0.0),
             m3: m3a,
@@ -152,7 +183,7 @@ impl Moments4 {
         }
         let a = *self;
         let n = a.n + b.n;
-        let d = b.mean - a.mean;
+        let d = (b.mean - a.mean) + (b.shift - a.shift);
         let d2 = d * d;
         let d3 = d2 * d;
         let d4 = d2 * d2;
@@ -172,10 +203,13 @@ impl Moments4 {
 }
 
 /// Co-moments of two variables: count, means, second central moments and the
-/// cross moment. Stable at any common offset (unlike raw sums of products).
+/// cross moment, relative to shifts as [`Moments2`]. Stable at any common offset
+/// (unlike raw sums of products).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct CoMoments {
     pub n: f64,
+    pub shift_x: f64,
+    pub shift_y: f64,
     pub mean_x: f64,
     pub mean_y: f64,
     pub m2_x: f64,
@@ -186,6 +220,11 @@ pub struct CoMoments {
 impl CoMoments {
     #[inline]
     pub fn update(&mut self, x: f64, y: f64) {
+        if self.n == 0.0 {
+            self.shift_x = x;
+            self.shift_y = y;
+        }
+        let (x, y) = (x - self.shift_x, y - self.shift_y);
         self.n += 1.0;
         let dx = x - self.mean_x;
         let dy = y - self.mean_y;
@@ -202,6 +241,7 @@ impl CoMoments {
             *self = Self::default();
             return;
         }
+        let (x, y) = (x - self.shift_x, y - self.shift_y);
         let n_before = self.n - 1.0;
         let mx = self.mean_x - (x - self.mean_x) / n_before;
         let my = self.mean_y - (y - self.mean_y) / n_before;
@@ -223,8 +263,8 @@ impl CoMoments {
             return;
         }
         let n = self.n + b.n;
-        let dx = b.mean_x - self.mean_x;
-        let dy = b.mean_y - self.mean_y;
+        let dx = (b.mean_x - self.mean_x) + (b.shift_x - self.shift_x);
+        let dy = (b.mean_y - self.mean_y) + (b.shift_y - self.shift_y);
         let w = self.n * b.n / n;
         self.m2_x += b.m2_x + dx * dx * w;
         self.m2_y += b.m2_y + dy * dy * w;

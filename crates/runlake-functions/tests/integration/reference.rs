@@ -42,10 +42,12 @@ static REFERENCE: LazyLock<(usize, Vec<Function>)> = LazyLock::new(|| {
     (window, functions)
 });
 
-/// PRODUCT.md section 4: 1e-9 relative; p-values 1e-9 absolute; data offset by 1e9:
-/// 1e-7 (p-values included: they are functions of the offset-invariant r).
+/// PRODUCT.md section 4: 1e-9 relative, p-values 1e-9 absolute. Shifted moment states
+/// keep data offset by 1e9 to the same accuracy; only skewness and kurtosis, which the
+/// contract's offset clause does not cover (and whose scipy reference itself rounds the
+/// mean at 1e9), are held to its 1e-7.
 fn tolerance(function: &str, group: &str) -> Tolerance {
-    if group.starts_with("offset") {
+    if group.starts_with("offset") && (function == "skewness" || function == "kurtosis") {
         Tolerance::Offset
     } else if function.contains("pvalue") {
         Tolerance::Absolute
