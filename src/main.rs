@@ -1,5 +1,6 @@
 //! `runlake`: the command-line interface of the runlake latency data warehouse.
 
+mod commands;
 mod output;
 mod session;
 mod shell;
@@ -17,7 +18,7 @@ use crate::session::Session;
 #[derive(Debug, Parser)]
 #[command(name = "runlake", version, about, long_about = None)]
 struct Cli {
-    /// Where the lake lives: a path or file:// URL.
+    /// Where the lake lives: a path, file:// URL or memory:// (tests).
     #[arg(
         long,
         global = true,
@@ -32,6 +33,38 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Ingest the bundled sample logs into the lake, run a first report, and say what to
+    /// try next.
+    Demo,
+    /// Ingest run logs (files, directories, globs, or - for standard input) into the lake.
+    Ingest(commands::IngestArgs),
+    /// List the lake's tables with row counts, files and sizes.
+    Tables,
+    /// Show a table's columns and types.
+    Schema {
+        /// The table.
+        table: String,
+    },
+    /// Delete a table and its files.
+    Drop {
+        /// The table.
+        table: String,
+    },
+    /// Delete every row that came from one source (as it was named at ingest), so it can
+    /// be ingested again.
+    Forget {
+        /// The source, as `_source` shows it.
+        source: String,
+    },
+    /// Merge small files, then remove unreferenced files older than the retention.
+    Compact {
+        /// Only this table (default: every table).
+        #[arg(long)]
+        table: Option<String>,
+        /// Keep unreferenced files younger than this (e.g. 7d, 12h, 0s).
+        #[arg(long, default_value = "7d")]
+        retain: String,
+    },
     /// Run SQL against the lake and against files named by path, with every runlake
     /// function. Without SQL on a terminal, opens an interactive shell.
     Sql {
@@ -73,9 +106,24 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<ExitCode, String> {
+    let lake = runlake_lake::Lake::open(&cli.lake, std::collections::HashMap::new())
+        .map_err(|e| e.to_string())?;
     match cli.command {
+        Command::Demo => commands::demo(&lake).await,
+        Command::Ingest(args) => commands::ingest(&lake, args).await,
+        Command::Tables => commands::tables(&lake).await,
+        Command::Schema { table } => commands::schema(&lake, &table).await,
+        Command::Drop { table } => {
+            lake.drop_table(&table).await.map_err(|e| e.to_string())?;
+            println!("dropped table {table}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Forget { source } => commands::forget(&lake, &source).await,
+        Command::Compact { table, retain } => commands::compact(&lake, table, &retain).await,
         Command::Sql { format, file, sql } => {
-            let session = Session::open(&cli.lake).map_err(|e| e.to_string())?;
+            let session = Session::open(lake)
+                .await
+                .map_err(|e| output::one_line(&e.to_string()))?;
             let text = match (file, sql) {
                 (Some(path), _) => std::fs::read_to_string(&path)
                     .map_err(|e| format!("cannot read {}: {e}", path.display()))?,

@@ -1,6 +1,7 @@
-//! The SQL session: a DataFusion context with every runlake function, files queried by
-//! path, and the rule that statements which would write are refused until they can
-//! persist in the lake (never a silently lost in-memory table).
+//! The SQL session: a DataFusion context with every runlake function, the lake's tables,
+//! and files queried by path. Statements that write (`CREATE TABLE [AS]`, `INSERT INTO`,
+//! `DROP TABLE`) act on the lake and persist; the rest that would only change an
+//! in-memory catalog are refused (never a silently lost table).
 
 use std::io::Write;
 use std::path::Path;
@@ -15,23 +16,26 @@ use datafusion::prelude::{CsvReadOptions, ParquetReadOptions, SessionConfig};
 use datafusion::sql::parser::{DFParserBuilder, Statement};
 use futures::StreamExt;
 
+use runlake_lake::Lake;
+
 use crate::output::{Format, Printer};
 
 /// A SQL session over the lake.
 pub struct Session {
     ctx: SessionContext,
+    lake: Lake,
 }
 
 impl Session {
-    /// Opens a session on the lake at `lake` (a path or `file://` URL).
-    pub fn open(lake: &str) -> Result<Self> {
+    /// Opens a session on `lake`, with every lake table registered.
+    pub async fn open(lake: Lake) -> Result<Self> {
         let config = SessionConfig::new()
             .with_information_schema(true)
             .with_default_catalog_and_schema("runlake", "public");
         let ctx = SessionContext::new_with_config(config).enable_url_table();
         runlake_functions::register_all(&ctx)?;
-        let _ = lake; // the lake's tables are registered here once the lake exists
-        Ok(Self { ctx })
+        lake.register(&ctx).await.map_err(lake_error)?;
+        Ok(Self { ctx, lake })
     }
 
     /// Runs every statement of `text` in order, printing each result to `out`.
@@ -56,6 +60,25 @@ impl Session {
             self.register_file_reference(&reference).await?;
         }
         let plan = state.statement_to_plan(statement).await?;
+        let plan = match self.write(plan.clone()).await? {
+            Some(summary) => {
+                let df = self
+                    .ctx
+                    .sql(&format!(
+                        "SELECT '{}' AS result",
+                        summary.replace('\'', "''")
+                    ))
+                    .await?;
+                let schema = Arc::new(df.schema().as_arrow().clone());
+                printer.begin(&schema, out)?;
+                for batch in df.collect().await? {
+                    printer.batch(&batch, out)?;
+                }
+                printer.end(out)?;
+                return Ok(());
+            }
+            None => plan,
+        };
         refuse_writes(&plan)?;
         let df = self.ctx.execute_logical_plan(plan).await?;
         let schema = Arc::new(df.schema().as_arrow().clone());
@@ -66,6 +89,98 @@ impl Session {
         }
         printer.end(out)?;
         Ok(())
+    }
+
+    /// Runs a statement that writes to the lake: `CREATE TABLE [AS]`, `INSERT INTO` a lake
+    /// table, `DROP TABLE`. Returns what it did, or `None` for any other statement.
+    async fn write(&self, plan: LogicalPlan) -> Result<Option<String>> {
+        match plan {
+            LogicalPlan::Ddl(DdlStatement::CreateMemoryTable(create)) => {
+                let name = lake_table_name(&create.name)?;
+                if self.lake.table(&name).await.map_err(lake_error)?.is_some() {
+                    if create.if_not_exists {
+                        return Ok(Some(format!("table {name} exists")));
+                    }
+                    if !create.or_replace {
+                        return plan_err!(
+                            "table '{name}' already exists in the lake (DROP TABLE {name} first, or use CREATE OR REPLACE TABLE)"
+                        );
+                    }
+                    self.lake.drop_table(&name).await.map_err(lake_error)?;
+                }
+                let input = LogicalPlan::clone(&create.input);
+                let rows = self.append(&name, input, "create").await?;
+                Ok(Some(format!("created table {name} with {rows} rows")))
+            }
+            LogicalPlan::Dml(dml) if matches!(dml.op, WriteOp::Insert(_)) => {
+                let name = lake_table_name(&dml.table_name)?;
+                if self.lake.table(&name).await.map_err(lake_error)?.is_none() {
+                    return plan_err!("INSERT INTO {name}: no such table in the lake");
+                }
+                let rows = self
+                    .append(&name, LogicalPlan::clone(&dml.input), "insert")
+                    .await?;
+                Ok(Some(format!("inserted {rows} rows into {name}")))
+            }
+            LogicalPlan::Ddl(DdlStatement::DropTable(drop)) => {
+                let name = lake_table_name(&drop.name)?;
+                match self.lake.drop_table(&name).await {
+                    Ok(()) => {
+                        let _ = self.ctx.deregister_table(TableReference::full(
+                            runlake_lake::CATALOG,
+                            runlake_lake::SCHEMA,
+                            name.clone(),
+                        ));
+                        Ok(Some(format!("dropped table {name}")))
+                    }
+                    Err(runlake_lake::Error::TableNotFound(_)) if drop.if_exists => {
+                        Ok(Some(format!("no table {name}")))
+                    }
+                    Err(e) => Err(lake_error(e)),
+                }
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Runs `input` and appends its rows to lake table `name` in one commit.
+    async fn append(&self, name: &str, input: LogicalPlan, what: &str) -> Result<usize> {
+        let df = self.ctx.execute_logical_plan(input).await?;
+        let batches = df.collect().await?;
+        let rows = batches.iter().map(|b| b.num_rows()).sum();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let key = runlake_lake::CommitKey::new(format!("sql:{what}:{nanos}"));
+        let batches = if batches.is_empty() {
+            vec![datafusion::arrow::array::RecordBatch::new_empty(Arc::new(
+                df_schema_of(&self.ctx, name)
+                    .await
+                    .unwrap_or_else(|| datafusion::arrow::datatypes::Schema::empty()),
+            ))]
+        } else {
+            batches
+        };
+        self.lake
+            .append(name, batches, &key, &[], false)
+            .await
+            .map_err(lake_error)?;
+        // Re-register so later statements see the new version.
+        let _ = self.ctx.deregister_table(TableReference::full(
+            runlake_lake::CATALOG,
+            runlake_lake::SCHEMA,
+            name.to_string(),
+        ));
+        let provider = self.lake.provider(name).await.map_err(lake_error)?;
+        self.ctx.register_table(
+            TableReference::full(
+                runlake_lake::CATALOG,
+                runlake_lake::SCHEMA,
+                name.to_string(),
+            ),
+            provider,
+        )?;
+        Ok(rows)
     }
 
     /// A table reference that names an existing file (`FROM 'predictions.parquet'`) is
@@ -85,6 +200,35 @@ impl Session {
             .register_table(TableReference::bare(path), df.into_view())?;
         Ok(())
     }
+}
+
+/// The lake table a statement names (`t`, `public.t`, `runlake.public.t`).
+fn lake_table_name(reference: &TableReference) -> Result<String> {
+    if let Some(schema) = reference.schema() {
+        if schema != runlake_lake::SCHEMA {
+            return plan_err!(
+                "tables can only be created in schema '{}' of the lake, not '{schema}'",
+                runlake_lake::SCHEMA
+            );
+        }
+    }
+    let name = reference.table().to_string();
+    runlake_lake::validate_table_name(&name).map_err(lake_error)?;
+    Ok(name)
+}
+
+async fn df_schema_of(
+    ctx: &SessionContext,
+    name: &str,
+) -> Option<datafusion::arrow::datatypes::Schema> {
+    ctx.table(name)
+        .await
+        .ok()
+        .map(|t| t.schema().as_arrow().clone())
+}
+
+pub fn lake_error(e: runlake_lake::Error) -> DataFusionError {
+    DataFusionError::External(Box::new(e))
 }
 
 async fn read_file(ctx: &SessionContext, path: &str) -> Result<datafusion::dataframe::DataFrame> {
@@ -198,9 +342,9 @@ fn refuse_writes(plan: &LogicalPlan) -> Result<()> {
     };
     match what {
         Some(what) => Err(DataFusionError::Plan(format!(
-            "{what} is not supported: this runlake has no table storage to persist it in, \
-             and a table that vanished when the command exits would silently lose data. \
-             Query files by path instead, e.g. SELECT * FROM 'predictions.parquet'"
+            "{what} is not supported on the lake yet: it would change only this session's \
+             in-memory catalog and be silently lost when the command exits. The lake \
+             persists CREATE TABLE [AS], INSERT INTO and DROP TABLE"
         ))),
         None => Ok(()),
     }

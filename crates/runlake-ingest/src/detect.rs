@@ -1,0 +1,116 @@
+//! Format detection by content (the name only breaks ties between CSV and TSV).
+
+use serde_json::Value;
+
+use crate::value::parse_json;
+use crate::{Error, Format, Result, Source};
+
+/// Tells a source's format from its bytes.
+pub fn detect(source: &Source) -> Result<Format> {
+    let bytes = &source.bytes;
+    if bytes.starts_with(b"PAR1") {
+        return Ok(Format::Parquet);
+    }
+    if bytes.starts_with(b"ARROW1") {
+        return Ok(Format::Arrow);
+    }
+    let text = source.text()?;
+    let trimmed = text.trim_start();
+    if trimmed.is_empty() {
+        return Err(Error::Format {
+            source_name: source.name.clone(),
+            message: "the input is empty".into(),
+        });
+    }
+    if trimmed.starts_with(":::MLLOG") {
+        return Ok(Format::Mlperf);
+    }
+    if trimmed
+        .lines()
+        .take(5)
+        .any(|l| l.contains("MLPerf Results Summary"))
+    {
+        return Ok(Format::Mlperf);
+    }
+    if trimmed.starts_with('{') || trimmed.starts_with('[') {
+        if let Ok(doc) = parse_json(trimmed) {
+            return Ok(match &doc {
+                Value::Array(items) => detect_array(items),
+                Value::Object(_) => detect_record(&doc).unwrap_or(Format::Json),
+                _ => Format::Json,
+            });
+        }
+        // Not one document: JSON lines (or concatenated objects).
+        let first = trimmed.lines().next().unwrap_or_default();
+        if let Ok(record) = parse_json(first) {
+            return Ok(detect_record(&record).unwrap_or(Format::Jsonl));
+        }
+        return Ok(Format::Jsonl);
+    }
+    let header = trimmed.lines().next().unwrap_or_default();
+    if header.starts_with("Request Id,") && header.contains("request_e2e_time") {
+        return Ok(Format::Vidur);
+    }
+    if header.contains("avg_ns") && header.contains("n_prompt") {
+        return Ok(Format::LlamaBench);
+    }
+    let tabs = header.matches('\t').count();
+    let commas = header.matches(',').count();
+    let named_tsv = source.name.to_ascii_lowercase().contains(".tsv");
+    Ok(if tabs > commas || (named_tsv && tabs > 0) {
+        Format::Tsv
+    } else {
+        Format::Csv
+    })
+}
+
+fn detect_array(items: &[Value]) -> Format {
+    let Some(Value::Object(first)) = items.first() else {
+        return Format::Json;
+    };
+    if first.contains_key("avg_ns") && first.contains_key("n_prompt") {
+        Format::LlamaBench
+    } else if first.contains_key("ttft_s") || first.contains_key("end_to_end_latency_s") {
+        Format::Llmperf
+    } else {
+        Format::Json
+    }
+}
+
+/// The tool format one JSON record belongs to, if any.
+fn detect_record(record: &Value) -> Option<Format> {
+    let Value::Object(o) = record else {
+        return None;
+    };
+    let has = |k: &str| o.contains_key(k);
+    if let Some(Value::Array(b)) = o.get("benchmarks") {
+        let generative = b
+            .first()
+            .and_then(|x| x.get("type_"))
+            .and_then(Value::as_str)
+            == Some("generative_benchmark");
+        if generative || b.first().is_some_and(|x| x.get("requests").is_some()) {
+            return Some(Format::Guidellm);
+        }
+    }
+    if has("model_run_duration_ms") || has("model_run_ms") {
+        return Some(Format::SchedSteps);
+    }
+    if has("total_output_tokens_retokenized")
+        || (has("backend") && has("mean_e2e_latency_ms") && !has("date"))
+    {
+        return Some(Format::SglangBench);
+    }
+    if (has("mean_ttft_ms") || has("ttfts") || has("median_ttft_ms"))
+        && (has("date") || has("backend") || has("model_id"))
+    {
+        return Some(Format::VllmBench);
+    }
+    if has("avg_ns") && has("n_prompt") {
+        return Some(Format::LlamaBench);
+    }
+    if o.keys().any(|k| k.starts_with("results_")) && has("num_concurrent_requests") {
+        return Some(Format::Llmperf);
+    }
+    None
+}

@@ -1,0 +1,159 @@
+//! `llama-bench -o json|jsonl|csv`: one `runs` row per test (`pp512`, `tg128`, ...).
+//! Times are nanoseconds in the file: `duration_ms` is the mean time of one repetition;
+//! the test's size is `total_input_tokens` (n_prompt) and `total_output_tokens` (n_gen),
+//! its speed `output_throughput` (avg_ts, tokens/s); the repetitions are `num_requests`.
+
+use serde_json::{Map, Value};
+
+use super::{Record, f, i, json_stream, parsed, run_id_of, runs_table, s};
+use crate::table::parse_timestamp_us;
+use crate::value::Cell;
+use crate::{Format, Parsed, Result, Source};
+
+const CONFIG: &[&str] = &[
+    "n_batch",
+    "n_ubatch",
+    "n_threads",
+    "cpu_mask",
+    "cpu_strict",
+    "poll",
+    "type_k",
+    "type_v",
+    "n_gpu_layers",
+    "n_cpu_moe",
+    "split_mode",
+    "main_gpu",
+    "no_kv_offload",
+    "flash_attn",
+    "devices",
+    "tensor_split",
+    "tensor_buft_overrides",
+    "use_mmap",
+    "use_direct_io",
+    "embeddings",
+    "no_op_offload",
+    "no_host",
+    "repack",
+    "fit_target",
+    "fit_min_ctx",
+    "load_mode",
+    "moe_cache",
+    "n_gen_warmup",
+    "backends",
+    "n_depth",
+];
+const CANONICAL: &[&str] = &[
+    "build_commit",
+    "build_number",
+    "gpu_info",
+    "cpu_info",
+    "model_filename",
+    "test_time",
+    "avg_ns",
+    "n_prompt",
+    "n_gen",
+    "avg_ts",
+    "samples_ns",
+];
+
+pub fn read(source: &Source) -> Result<Parsed> {
+    let records: Vec<(u64, Map<String, Value>, String)> =
+        if source.text()?.trim_start().starts_with(['[', '{']) {
+            let mut out = Vec::new();
+            for (line, value, raw) in json_stream(source)? {
+                match value {
+                    Value::Array(items) => {
+                        for (n, item) in items.into_iter().enumerate() {
+                            if let Value::Object(o) = item {
+                                let raw = Value::Object(o.clone()).to_string();
+                                out.push((n as u64 + 1, o, raw));
+                            }
+                        }
+                    }
+                    Value::Object(o) => out.push((line, o, raw)),
+                    _ => {
+                        return Err(super::not_format(
+                            source,
+                            Format::LlamaBench,
+                            "expected JSON objects",
+                        ));
+                    }
+                }
+            }
+            out
+        } else {
+            csv_records(source)?
+        };
+    let mut runs = runs_table();
+    let count = records.len();
+    for (line, o, raw) in records {
+        let mut r = Record::default();
+        r.str("run_id", Some(run_id_of(&raw)));
+        r.str("tool", Some("llama-bench".into()));
+        let version = match (s(&o, "build_commit"), s(&o, "build_number")) {
+            (Some(c), Some(n)) => Some(format!("{n} ({c})")),
+            (c, n) => c.or(n),
+        };
+        r.str("tool_version", version);
+        r.str("framework", Some("llama.cpp".into()));
+        r.str(
+            "model",
+            s(&o, "model_filename").or_else(|| s(&o, "model_type")),
+        );
+        r.str(
+            "hardware",
+            s(&o, "gpu_info")
+                .filter(|g| !g.is_empty())
+                .or_else(|| s(&o, "cpu_info")),
+        );
+        let started = s(&o, "test_time").and_then(|t| parse_timestamp_us(&t, 0));
+        r.set("started_at", started.map_or(Cell::Null, Cell::Ts));
+        r.f64("duration_ms", f(&o, "avg_ns").map(|ns| ns / 1e6));
+        r.i64("total_input_tokens", i(&o, "n_prompt"));
+        r.i64("total_output_tokens", i(&o, "n_gen"));
+        r.f64("output_throughput", f(&o, "avg_ts"));
+        let reps = o
+            .get("samples_ns")
+            .and_then(Value::as_array)
+            .map(|v| v.len() as i64);
+        r.i64("num_requests", reps);
+        for (k, v) in &o {
+            if CONFIG.contains(&k.as_str()) {
+                r.config.insert(k.clone(), v.clone());
+            } else if !CANONICAL.contains(&k.as_str()) {
+                r.extra.insert(k.clone(), v.clone());
+            }
+        }
+        runs.push(line, r.into_cells(true));
+    }
+    Ok(parsed(Format::LlamaBench, vec![runs], count))
+}
+
+/// `llama-bench -o csv` quotes every value: each row becomes a JSON object of strings
+/// (numbers are read from them by the typed getters).
+fn csv_records(source: &Source) -> Result<Vec<(u64, Map<String, Value>, String)>> {
+    let text = source.text()?;
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let headers: Vec<String> = reader
+        .headers()
+        .map_err(|e| super::not_format(source, Format::LlamaBench, &e.to_string()))?
+        .iter()
+        .map(str::to_string)
+        .collect();
+    let mut out = Vec::new();
+    for record in reader.records() {
+        let record =
+            record.map_err(|e| super::not_format(source, Format::LlamaBench, &e.to_string()))?;
+        let line = record.position().map_or(0, |p| p.line());
+        let o: Map<String, Value> = headers
+            .iter()
+            .zip(record.iter())
+            .map(|(h, v)| (h.clone(), Value::String(v.to_string())))
+            .collect();
+        let raw: Vec<&str> = record.iter().collect();
+        out.push((line, o, raw.join(",")));
+    }
+    Ok(out)
+}

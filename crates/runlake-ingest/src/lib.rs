@@ -1,0 +1,284 @@
+//! Readers for LLM-serving run logs: a source's bytes (decompressed, hashed) -> the
+//! detected format -> rows for the canonical tables (`runs`, `requests`, `steps`,
+//! `spans`) or one generic table, with units normalised to milliseconds, column names in
+//! snake_case, provenance columns, and the bad rows set aside as rejects with their line.
+//!
+//! Nothing here writes: the lake commits what a [`Parsed`] holds.
+
+mod detect;
+mod error;
+mod formats;
+mod generic;
+pub mod names;
+mod source;
+pub mod table;
+pub mod value;
+
+use std::collections::HashMap;
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::Schema;
+
+pub use crate::detect::detect;
+pub use crate::error::{Error, Result};
+pub use crate::source::Source;
+pub use crate::table::{Kind, TableRows};
+use crate::value::Cell;
+
+/// Every format runlake reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    Csv,
+    Tsv,
+    Json,
+    Jsonl,
+    Parquet,
+    Arrow,
+    VllmBench,
+    SglangBench,
+    SchedSteps,
+    LlamaBench,
+    Guidellm,
+    Llmperf,
+    Mlperf,
+    Vidur,
+}
+
+impl Format {
+    pub const ALL: &[Format] = &[
+        Format::Csv,
+        Format::Tsv,
+        Format::Json,
+        Format::Jsonl,
+        Format::Parquet,
+        Format::Arrow,
+        Format::VllmBench,
+        Format::SglangBench,
+        Format::SchedSteps,
+        Format::LlamaBench,
+        Format::Guidellm,
+        Format::Llmperf,
+        Format::Mlperf,
+        Format::Vidur,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Tsv => "tsv",
+            Format::Json => "json",
+            Format::Jsonl => "jsonl",
+            Format::Parquet => "parquet",
+            Format::Arrow => "arrow",
+            Format::VllmBench => "vllm-bench",
+            Format::SglangBench => "sglang-bench",
+            Format::SchedSteps => "sched-steps",
+            Format::LlamaBench => "llama-bench",
+            Format::Guidellm => "guidellm",
+            Format::Llmperf => "llmperf",
+            Format::Mlperf => "mlperf",
+            Format::Vidur => "vidur",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Format> {
+        let name = name.to_ascii_lowercase();
+        let name = match name.as_str() {
+            "ndjson" => "jsonl",
+            "vllm" => "vllm-bench",
+            "sglang" => "sglang-bench",
+            "steps" => "sched-steps",
+            other => other,
+        };
+        Format::ALL.iter().copied().find(|f| f.name() == name)
+    }
+
+    /// Whether this is one of the generic formats (one table, named by `--table`).
+    pub fn is_generic(self) -> bool {
+        matches!(
+            self,
+            Format::Csv
+                | Format::Tsv
+                | Format::Json
+                | Format::Jsonl
+                | Format::Parquet
+                | Format::Arrow
+        )
+    }
+}
+
+impl std::fmt::Display for Format {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A bad row: left out of the data, recorded in `_rejects`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reject {
+    /// The 1-based physical line (the header is line 1), or record number.
+    pub line: u64,
+    pub column: Option<String>,
+    pub reason: String,
+    /// The line as it was in the file (clipped).
+    pub raw: String,
+}
+
+/// How to read one source.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// The format, or `None` to detect it from the content.
+    pub format: Option<Format>,
+    /// The table a generic format lands in (default: the file stem).
+    pub table: Option<String>,
+    /// Seconds east of UTC for times written without a zone (vLLM's `date`).
+    pub timezone_offset_s: i32,
+}
+
+/// The natural keys of the canonical tables: records already present under these keys
+/// are skipped, and files are sorted by them.
+pub fn natural_keys(table: &str) -> &'static [&'static str] {
+    match table {
+        "runs" => &["run_id"],
+        "requests" => &["run_id", "request_index"],
+        "steps" => &["run_id", "step", "ts"],
+        "spans" => &["trace_id", "span_id"],
+        _ => &[],
+    }
+}
+
+/// One table's worth of a parsed source.
+#[derive(Debug)]
+pub enum TableData {
+    /// Rows to be typed and built (text formats).
+    Rows(TableRows),
+    /// Batches that keep their own types (Parquet, Arrow), provenance already added.
+    Batches {
+        table: String,
+        batches: Vec<RecordBatch>,
+    },
+}
+
+impl TableData {
+    pub fn table(&self) -> &str {
+        match self {
+            TableData::Rows(r) => &r.table,
+            TableData::Batches { table, .. } => table,
+        }
+    }
+}
+
+/// What a source holds, before typing against the lake.
+#[derive(Debug)]
+pub struct Parsed {
+    pub format: Format,
+    /// In commit order: child tables first, `runs` last.
+    pub tables: Vec<TableData>,
+    pub rejects: Vec<Reject>,
+    /// Original column names that were renamed to snake_case: (from, to).
+    pub renamed: Vec<(String, String)>,
+    /// Records read (good and bad).
+    pub records: usize,
+}
+
+/// One table of a source, ready to commit.
+#[derive(Debug)]
+pub struct TableOut {
+    pub table: String,
+    pub batches: Vec<RecordBatch>,
+    pub rows: usize,
+}
+
+/// Reads a source into rows for its tables.
+pub fn parse(source: &Source, options: &Options) -> Result<Parsed> {
+    let format = match options.format {
+        Some(f) => f,
+        None => detect(source)?,
+    };
+    let table = options
+        .table
+        .clone()
+        .unwrap_or_else(|| default_table_name(&source.name));
+    formats::read(format, source, &table, options)
+}
+
+impl Parsed {
+    /// Applies the `--set` tags to every row of every table.
+    pub fn set(&mut self, tags: &[(String, String)]) {
+        for table in &mut self.tables {
+            match table {
+                TableData::Rows(rows) => {
+                    for (k, v) in tags {
+                        rows.set_all(k, &Cell::Str(v.clone()));
+                    }
+                }
+                TableData::Batches { batches, .. } => {
+                    for batch in batches.iter_mut() {
+                        *batch = generic::set_columns(batch, tags);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Types every table (declared columns, then the existing table's schema from
+    /// `known`, then inference) and builds its batches. Values that do not fit their
+    /// column become rejects.
+    pub fn finish(
+        self,
+        known: &HashMap<String, Schema>,
+        ingested_at_us: i64,
+        source_name: &str,
+    ) -> Result<(Vec<TableOut>, Vec<Reject>)> {
+        let mut rejects = self.rejects;
+        let mut out = Vec::new();
+        for table in self.tables {
+            match table {
+                TableData::Rows(rows) => {
+                    let name = rows.table.clone();
+                    let (batch, bad) =
+                        rows.finish(known.get(&name), source_name, ingested_at_us)?;
+                    rejects.extend(bad);
+                    out.push(TableOut {
+                        table: name,
+                        rows: batch.num_rows(),
+                        batches: vec![batch],
+                    });
+                }
+                TableData::Batches { table, batches } => {
+                    let batches = generic::with_provenance(batches, source_name, ingested_at_us);
+                    let rows = batches.iter().map(RecordBatch::num_rows).sum();
+                    out.push(TableOut {
+                        table,
+                        batches,
+                        rows,
+                    });
+                }
+            }
+        }
+        rejects.sort_by_key(|r| r.line);
+        Ok((out, rejects))
+    }
+}
+
+/// The default table of a generic file: its stem in snake_case (`runs/2026-11-01.csv.gz`
+/// -> `_2026_11_01`).
+pub fn default_table_name(source_name: &str) -> String {
+    let base = source_name
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or(source_name);
+    let mut stem = base;
+    for ext in [".gz", ".zst", ".zstd"] {
+        if let Some(s) = stem.strip_suffix(ext) {
+            stem = s;
+        }
+    }
+    if let Some(i) = stem.rfind('.') {
+        stem = &stem[..i];
+    }
+    if stem.is_empty() || source_name == "-" {
+        return "stdin".to_string();
+    }
+    names::snake_case(stem)
+}

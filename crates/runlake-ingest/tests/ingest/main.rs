@@ -1,0 +1,1 @@
+//! The readers, format by format, on real and faithfully shaped files.

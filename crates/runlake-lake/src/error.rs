@@ -1,0 +1,74 @@
+//! The lake's errors.
+
+/// Everything that can go wrong in the lake.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("invalid lake location '{location}': {reason}")]
+    InvalidLocation { location: String, reason: String },
+
+    #[error(
+        "invalid table name '{0}': use lowercase letters, digits and '_', not starting with a digit"
+    )]
+    InvalidTableName(String),
+
+    #[error("table '{0}' does not exist in the lake")]
+    TableNotFound(String),
+
+    #[error(
+        "{source_name}, line {line}, column '{column}': {found} values where table '{table}' holds {expected}; nothing was committed"
+    )]
+    TypeConflict {
+        table: String,
+        column: String,
+        source_name: String,
+        line: i64,
+        found: String,
+        expected: String,
+    },
+
+    #[error("table '{table}': {message}")]
+    Write { table: String, message: String },
+
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error(transparent)]
+    Ingest(Box<runlake_ingest::Error>),
+
+    #[error(transparent)]
+    Delta(#[from] Box<deltalake::DeltaTableError>),
+
+    #[error(transparent)]
+    ObjectStore(#[from] object_store::Error),
+
+    #[error(transparent)]
+    DataFusion(#[from] Box<datafusion::error::DataFusionError>),
+}
+
+impl From<deltalake::DeltaTableError> for Error {
+    fn from(e: deltalake::DeltaTableError) -> Self {
+        Error::Delta(Box::new(e))
+    }
+}
+
+impl From<datafusion::error::DataFusionError> for Error {
+    fn from(e: datafusion::error::DataFusionError) -> Self {
+        Error::DataFusion(Box::new(e))
+    }
+}
+
+impl Error {
+    /// A failed write, worded for the user (schema conflicts name the table).
+    pub(crate) fn from_write(table: &str, e: deltalake::DeltaTableError) -> Self {
+        Error::Write {
+            table: table.to_string(),
+            message: e.to_string(),
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

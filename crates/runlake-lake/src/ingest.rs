@@ -1,0 +1,298 @@
+//! One source into the lake: parse, type against the lake's tables, check the bad rows,
+//! then commit table by table (`_rejects`, child tables, `runs` last), each commit
+//! carrying the ingest's key, and record the ingest in `_ingests`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use runlake_ingest::table::timestamp_type;
+use runlake_ingest::{Format, Options, Reject, Source, TableOut, natural_keys};
+
+use crate::{AppendOutcome, CommitKey, Error, Lake, Result};
+
+/// The table that records every ingest (and every `forget`).
+pub const INGESTS: &str = "_ingests";
+/// The table bad rows go to.
+pub const REJECTS: &str = "_rejects";
+
+/// How to ingest.
+#[derive(Debug, Clone, Default)]
+pub struct IngestOptions {
+    pub read: Options,
+    /// `--set COL=VALUE` tags, added to every row.
+    pub tags: Vec<(String, String)>,
+    /// Bad rows allowed before the file fails (default 0).
+    pub max_bad_rows: usize,
+    /// Append even when this content was ingested before.
+    pub force: bool,
+    /// Parse and type, commit nothing.
+    pub dry_run: bool,
+}
+
+/// What happened to one table of a source.
+#[derive(Debug, Clone)]
+pub struct TableReport {
+    pub table: String,
+    /// Rows in the file for this table.
+    pub rows: usize,
+    /// Rows committed (fewer when records were already present), `None` when this
+    /// table had already committed this ingest.
+    pub written: Option<usize>,
+}
+
+/// What happened to one source.
+#[derive(Debug, Clone)]
+pub struct IngestReport {
+    pub source: String,
+    pub sha256: String,
+    pub format: Format,
+    pub records: usize,
+    pub tables: Vec<TableReport>,
+    pub rejects: Vec<Reject>,
+    pub renamed: Vec<(String, String)>,
+    /// The content had been ingested into these tables before: nothing was written.
+    pub already_ingested: bool,
+    /// With `dry_run`: each table's schema and first rows.
+    pub preview: Vec<(String, RecordBatch)>,
+}
+
+impl Lake {
+    /// Ingests one source. Fails, committing nothing, when the source cannot be read,
+    /// has more bad rows than allowed, or conflicts with a table's column types.
+    pub async fn ingest(&self, source: &Source, options: &IngestOptions) -> Result<IngestReport> {
+        let mut parsed = runlake_ingest::parse(source, &options.read)?;
+        if !options.tags.is_empty() {
+            parsed.set(&options.tags);
+        }
+        let format = parsed.format;
+        let records = parsed.records;
+        let renamed = parsed.renamed.clone();
+        let mut known = HashMap::new();
+        for t in &parsed.tables {
+            if let Some(table) = self.table(t.table()).await? {
+                known.insert(
+                    t.table().to_string(),
+                    table.snapshot()?.snapshot().arrow_schema().as_ref().clone(),
+                );
+            }
+        }
+        let now = now_us();
+        let (outs, rejects) = parsed.finish(&known, now, &source.name)?;
+        if rejects.len() > options.max_bad_rows {
+            let first = &rejects[0];
+            return Err(runlake_ingest::Error::TooManyBadRows {
+                source_name: source.name.clone(),
+                count: rejects.len(),
+                allowed: options.max_bad_rows,
+                line: first.line,
+                column: first
+                    .column
+                    .as_ref()
+                    .map(|c| format!(", column '{c}'"))
+                    .unwrap_or_default(),
+                reason: first.reason.clone(),
+            }
+            .into());
+        }
+        let mut report = IngestReport {
+            source: source.name.clone(),
+            sha256: source.sha256.clone(),
+            format,
+            records,
+            tables: outs
+                .iter()
+                .map(|t| TableReport {
+                    table: t.table.clone(),
+                    rows: t.rows,
+                    written: None,
+                })
+                .collect(),
+            rejects: rejects.clone(),
+            renamed,
+            already_ingested: false,
+            preview: Vec::new(),
+        };
+        if options.dry_run {
+            report.preview = outs
+                .iter()
+                .filter_map(|t| {
+                    t.batches
+                        .first()
+                        .map(|b| (t.table.clone(), b.slice(0, b.num_rows().min(5))))
+                })
+                .collect();
+            return Ok(report);
+        }
+        let key = if options.force {
+            CommitKey::new(format!("ingest:{}:force:{now}", source.sha256))
+        } else {
+            let generation = self.forgotten_count(&source.sha256).await?;
+            CommitKey::new(format!("ingest:{}:{generation}", source.sha256))
+        };
+        let mut all_done = !outs.is_empty();
+        for t in &outs {
+            all_done &= self.is_committed(&t.table, &key).await?;
+        }
+        if all_done {
+            report.already_ingested = true;
+            return Ok(report);
+        }
+        let target = outs
+            .first()
+            .map_or_else(|| "".to_string(), |t| t.table.clone());
+        if !rejects.is_empty() {
+            let batch = rejects_batch(&target, &source.name, &rejects, now);
+            self.append(REJECTS, vec![batch], &key, &[], false).await?;
+        }
+        let generic = format.is_generic();
+        for (i, t) in outs.into_iter().enumerate() {
+            let TableOut { table, batches, .. } = t;
+            let keys = natural_keys(&table);
+            let outcome = self.append(&table, batches, &key, keys, !generic).await?;
+            report.tables[i].written = match outcome {
+                AppendOutcome::Committed { rows, .. } => Some(rows),
+                AppendOutcome::AlreadyCommitted => None,
+            };
+        }
+        let log = ingests_batch(&report, "ingest", now);
+        self.append(INGESTS, vec![log], &key, &[], false).await?;
+        Ok(report)
+    }
+
+    /// How often content with this hash was forgotten: each `forget` starts a new
+    /// generation of ingest keys, so the content can be ingested again.
+    async fn forgotten_count(&self, sha256: &str) -> Result<i64> {
+        if self.table(INGESTS).await?.is_none() {
+            return Ok(0);
+        }
+        let ctx = datafusion::prelude::SessionContext::new();
+        ctx.register_table("i", self.provider(INGESTS).await?)?;
+        let batches = ctx
+            .sql(&format!(
+                "SELECT count(*) FROM i WHERE action = 'forget' AND sha256 = '{}'",
+                sha256.replace('\'', "")
+            ))
+            .await?
+            .collect()
+            .await?;
+        Ok(batches
+            .first()
+            .and_then(|b| {
+                b.column(0)
+                    .as_any()
+                    .downcast_ref::<Int64Array>()
+                    .map(|a| a.value(0))
+            })
+            .unwrap_or(0))
+    }
+}
+
+fn now_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
+}
+
+fn rejects_batch(target: &str, source: &str, rejects: &[Reject], now: i64) -> RecordBatch {
+    let n = rejects.len();
+    let schema = Schema::new(vec![
+        Field::new("target_table", DataType::Utf8, true),
+        Field::new("source", DataType::Utf8, true),
+        Field::new("line", DataType::Int64, true),
+        Field::new("column_name", DataType::Utf8, true),
+        Field::new("reason", DataType::Utf8, true),
+        Field::new("raw", DataType::Utf8, true),
+        Field::new("_source", DataType::Utf8, true),
+        Field::new("_line", DataType::Int64, true),
+        Field::new("_ingested_at", timestamp_type(), true),
+    ]);
+    RecordBatch::try_new(
+        Arc::new(schema),
+        vec![
+            Arc::new(StringArray::from(vec![target; n])),
+            Arc::new(StringArray::from(vec![source; n])),
+            Arc::new(Int64Array::from_iter_values(
+                rejects.iter().map(|r| r.line as i64),
+            )),
+            Arc::new(StringArray::from_iter(
+                rejects.iter().map(|r| r.column.clone()),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                rejects.iter().map(|r| r.reason.clone()),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                rejects.iter().map(|r| r.raw.clone()),
+            )),
+            Arc::new(StringArray::from(vec![source; n])),
+            Arc::new(Int64Array::from_iter_values(
+                rejects.iter().map(|r| r.line as i64),
+            )),
+            Arc::new(TimestampMicrosecondArray::from(vec![now; n]).with_timezone("UTC")),
+        ],
+    )
+    .expect("the rejects schema fits")
+}
+
+/// The `_ingests` rows of one ingest (one per table) or one forget.
+pub(crate) fn ingests_rows(
+    sha256: &str,
+    source: &str,
+    format: &str,
+    tables: &[(String, Option<i64>)],
+    rejects: i64,
+    action: &str,
+    now: i64,
+) -> RecordBatch {
+    let n = tables.len();
+    let schema = Schema::new(vec![
+        Field::new("sha256", DataType::Utf8, true),
+        Field::new("source", DataType::Utf8, true),
+        Field::new("table_name", DataType::Utf8, true),
+        Field::new("format", DataType::Utf8, true),
+        Field::new("rows", DataType::Int64, true),
+        Field::new("rejects", DataType::Int64, true),
+        Field::new("action", DataType::Utf8, true),
+        Field::new("ingested_at", timestamp_type(), true),
+    ]);
+    RecordBatch::try_new(
+        Arc::new(schema),
+        vec![
+            Arc::new(StringArray::from(vec![sha256; n])),
+            Arc::new(StringArray::from(vec![source; n])),
+            Arc::new(StringArray::from_iter_values(
+                tables.iter().map(|t| t.0.clone()),
+            )),
+            Arc::new(StringArray::from(vec![format; n])),
+            Arc::new(Int64Array::from_iter(tables.iter().map(|t| t.1))),
+            Arc::new(Int64Array::from(vec![rejects; n])),
+            Arc::new(StringArray::from(vec![action; n])),
+            Arc::new(TimestampMicrosecondArray::from(vec![now; n]).with_timezone("UTC")),
+        ],
+    )
+    .expect("the ingests schema fits")
+}
+
+fn ingests_batch(report: &IngestReport, action: &str, now: i64) -> RecordBatch {
+    let tables: Vec<(String, Option<i64>)> = report
+        .tables
+        .iter()
+        .map(|t| (t.table.clone(), t.written.map(|w| w as i64)))
+        .collect();
+    ingests_rows(
+        &report.sha256,
+        &report.source,
+        report.format.name(),
+        &tables,
+        report.rejects.len() as i64,
+        action,
+        now,
+    )
+}
+
+impl From<runlake_ingest::Error> for Error {
+    fn from(e: runlake_ingest::Error) -> Self {
+        Error::Ingest(Box::new(e))
+    }
+}

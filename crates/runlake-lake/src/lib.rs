@@ -1,0 +1,568 @@
+//! The runlake lake: one Delta Lake table per directory under a root on object storage
+//! (a local folder by default, `memory://` for tests), with commits that are atomic per
+//! table and idempotent per ingest key.
+//!
+//! Every append carries its ingest key as a Delta application transaction (`txn`) in the
+//! same commit as its data: a reader sees all of an append's rows or none, and an append
+//! whose key the table has already committed is skipped. Two writers racing with the same
+//! key cannot both commit: Delta's conflict check rejects the second, which then finds the
+//! key committed.
+
+mod error;
+mod ingest;
+mod location;
+mod maintain;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, BooleanArray, Int64Array, RecordBatch, StringArray, new_null_array,
+};
+use datafusion::arrow::compute::{
+    SortColumn, cast, concat_batches, filter_record_batch, lexsort_to_indices, take,
+};
+use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
+use datafusion::arrow::error::ArrowError;
+use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+use datafusion::catalog::TableProvider;
+use datafusion::common::TableReference;
+use datafusion::parquet::basic::{Compression, ZstdLevel};
+use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
+use datafusion::prelude::SessionContext;
+use deltalake::kernel::Transaction;
+use deltalake::kernel::transaction::CommitProperties;
+use deltalake::protocol::SaveMode;
+use deltalake::{DeltaTable, DeltaTableBuilder, DeltaTableError};
+use futures::{StreamExt, TryStreamExt};
+use object_store::ObjectStore;
+use object_store::path::Path;
+
+pub use crate::error::{Error, Result};
+pub use crate::ingest::{INGESTS, IngestOptions, IngestReport, REJECTS, TableReport};
+pub use crate::location::Location;
+pub use crate::maintain::{CompactReport, TableInfo};
+
+/// The SQL catalog and schema lake tables appear under.
+pub const CATALOG: &str = "runlake";
+pub const SCHEMA: &str = "public";
+
+/// The key of one append: what makes re-running the same ingest a no-op.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitKey {
+    /// Identifies the source and target, e.g. `ingest:<sha256 of the content>`.
+    pub app_id: String,
+    /// Monotone per `app_id`; an append is skipped when the table has committed this
+    /// version (or a later one) for the key.
+    pub version: i64,
+}
+
+impl CommitKey {
+    pub fn new(app_id: impl Into<String>) -> Self {
+        Self {
+            app_id: app_id.into(),
+            version: 1,
+        }
+    }
+}
+
+/// What an append did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppendOutcome {
+    /// The rows were committed as table version `version`.
+    Committed { version: u64, rows: usize },
+    /// The key was already committed; nothing was written.
+    AlreadyCommitted,
+}
+
+/// A lake: the root under which every table is a Delta table directory.
+#[derive(Debug, Clone)]
+pub struct Lake {
+    location: Location,
+    storage_options: HashMap<String, String>,
+    store: Arc<dyn ObjectStore>,
+}
+
+impl Lake {
+    /// Opens the lake at `location` (a path, `file://`, or `memory://`), creating a local
+    /// root folder if needed.
+    pub fn open(location: &str, storage_options: HashMap<String, String>) -> Result<Self> {
+        let location = Location::parse(location)?;
+        let store = location.object_store(&storage_options)?;
+        Ok(Self {
+            location,
+            storage_options,
+            store,
+        })
+    }
+
+    pub fn location(&self) -> &Location {
+        &self.location
+    }
+
+    fn table_url(&self, name: &str) -> Result<url::Url> {
+        validate_table_name(name)?;
+        self.location.child_url(name)
+    }
+
+    /// The names of the tables in the lake, sorted.
+    pub async fn table_names(&self) -> Result<Vec<String>> {
+        let listing = self
+            .store
+            .list_with_delimiter(Some(&self.location.prefix()))
+            .await?;
+        let mut names = Vec::new();
+        for dir in listing.common_prefixes {
+            let Some(name) = dir.filename().map(str::to_string) else {
+                continue;
+            };
+            let log = dir.clone().join("_delta_log");
+            let has_log = self.store.list(Some(&log)).try_next().await?.is_some();
+            if has_log && validate_table_name(&name).is_ok() {
+                names.push(name);
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    /// Loads a table, or `None` when it does not exist.
+    pub async fn table(&self, name: &str) -> Result<Option<DeltaTable>> {
+        let mut table = self.handle(name)?;
+        match table.load().await {
+            Ok(()) => Ok(Some(table)),
+            Err(DeltaTableError::NotATable(_)) => Ok(None),
+            Err(e) if e.to_string().contains("does not exist") => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// An unloaded handle on table `name`, sharing the lake's root store.
+    fn handle(&self, name: &str) -> Result<DeltaTable> {
+        let url = self.table_url(name)?;
+        Ok(DeltaTableBuilder::from_url(url.clone())?
+            .with_storage_options(self.storage_options.clone())
+            .with_storage_backend(self.store.clone(), url)
+            .build()?)
+    }
+
+    /// Table `name`, loaded if it exists, else a handle a first write creates.
+    async fn table_or_empty(&self, name: &str) -> Result<DeltaTable> {
+        let url = self.table_url(name)?;
+        if let Ok(dir) = url.to_file_path() {
+            std::fs::create_dir_all(&dir).map_err(|e| Error::Io {
+                what: format!("creating the table folder {}", dir.display()),
+                source: e,
+            })?;
+        }
+        let mut table = self.handle(name)?;
+        match table.load().await {
+            Ok(()) | Err(DeltaTableError::NotATable(_)) => Ok(table),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Whether `key` is already committed to table `name`.
+    pub async fn is_committed(&self, name: &str, key: &CommitKey) -> Result<bool> {
+        match self.table(name).await? {
+            None => Ok(false),
+            Some(table) => committed(&table, key).await,
+        }
+    }
+
+    /// Appends `batches` to table `name` (created with their schema if missing) in one
+    /// commit carrying `key`; a key already committed makes this a no-op. Rows are sorted
+    /// by `keys` (the table's natural keys); with `dedupe`, rows whose keys the table
+    /// already holds are left out, and concurrent writers to the table are serialised by
+    /// Delta's conflict check so none can slip a duplicate in between. New columns are
+    /// added to the table's schema (NULL for earlier rows); a column whose type differs
+    /// from the table's is an error naming the column and the first line holding it, and
+    /// nothing is committed.
+    pub async fn append(
+        &self,
+        name: &str,
+        batches: Vec<RecordBatch>,
+        key: &CommitKey,
+        keys: &[&str],
+        dedupe: bool,
+    ) -> Result<AppendOutcome> {
+        let mut last_error = None;
+        for _attempt in 0..MAX_COMMIT_ATTEMPTS {
+            let table = self.table_or_empty(name).await?;
+            let version = table.version();
+            if version.is_some() && committed(&table, key).await? {
+                return Ok(AppendOutcome::AlreadyCommitted);
+            }
+            let existing = match version {
+                Some(_) => Some(table.snapshot()?.snapshot().arrow_schema()),
+                None => None,
+            };
+            let mut batch = concat(name, &batches)?;
+            if let Some(schema) = &existing {
+                batch = conform(name, batch, schema)?;
+            }
+            if dedupe && version.is_some() && !keys.is_empty() {
+                batch = self.drop_present(name, &table, batch, keys).await?;
+            }
+            let batch = sort(name, batch, keys)?;
+            let rows = batch.num_rows();
+            let mut txns = vec![Transaction::new(&key.app_id, key.version)];
+            if dedupe {
+                // Every deduplicating commit carries this app id: two of them racing always
+                // conflict, so the loser re-reads the table and drops what the winner wrote.
+                txns.push(Transaction::new(
+                    SERIAL_APP_ID,
+                    version.map_or(0, |v| v as i64 + 1),
+                ));
+            }
+            let commit = CommitProperties::default()
+                .with_application_transactions(txns)
+                .with_create_checkpoint(true);
+            let written = table
+                .write(if rows == 0 { Vec::new() } else { vec![batch] })
+                .with_save_mode(SaveMode::Append)
+                .with_schema_mode(deltalake::operations::write::SchemaMode::Merge)
+                .with_writer_properties(writer_properties())
+                .with_commit_properties(commit)
+                .await;
+            match written {
+                Ok(table) => {
+                    return Ok(AppendOutcome::Committed {
+                        version: table.version().unwrap_or_default(),
+                        rows,
+                    });
+                }
+                Err(e) if is_conflict(&e) => {
+                    last_error = Some(e);
+                    continue;
+                }
+                Err(e) => return Err(Error::from_write(name, e)),
+            }
+        }
+        Err(Error::from_write(
+            name,
+            last_error.expect("the loop ran and failed"),
+        ))
+    }
+
+    /// Leaves out the rows of `batch` whose natural keys `table` already holds.
+    async fn drop_present(
+        &self,
+        name: &str,
+        table: &DeltaTable,
+        batch: RecordBatch,
+        keys: &[&str],
+    ) -> Result<RecordBatch> {
+        if batch.num_rows() == 0 || keys.iter().any(|k| batch.schema().index_of(k).is_err()) {
+            return Ok(batch);
+        }
+        let ctx = SessionContext::new();
+        table.update_datafusion_session(&ctx.state())?;
+        ctx.register_table("t", table.table_provider().await?)?;
+        let first = keys[0];
+        // Only the keys under the batch's first-key values are read (usually one run).
+        let values = row_keys(&batch, &[first])?;
+        let distinct: HashSet<String> = values.into_iter().collect();
+        let list = distinct
+            .iter()
+            .map(|v| format!("'{}'", v.replace('\'', "''")))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let columns = keys
+            .iter()
+            .map(|k| format!("\"{k}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let filter = if batch
+            .column_by_name(first)
+            .is_some_and(|c| c.data_type() == &DataType::Utf8)
+        {
+            format!(" WHERE \"{first}\" IN ({list})")
+        } else {
+            String::new()
+        };
+        let present = ctx
+            .sql(&format!("SELECT {columns} FROM t{filter}"))
+            .await?
+            .collect()
+            .await?;
+        let mut seen = HashSet::new();
+        for b in &present {
+            seen.extend(row_keys(b, keys)?);
+        }
+        if seen.is_empty() {
+            return Ok(batch);
+        }
+        let mine = row_keys(&batch, keys)?;
+        let mask: BooleanArray = mine.iter().map(|k| Some(!seen.contains(k))).collect();
+        filter_record_batch(&batch, &mask).map_err(|e| Error::Write {
+            table: name.to_string(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Deletes table `name` and every file under it.
+    pub async fn drop_table(&self, name: &str) -> Result<()> {
+        validate_table_name(name)?;
+        if self.table(name).await?.is_none() {
+            return Err(Error::TableNotFound(name.to_string()));
+        }
+        let prefix = self.location.prefix().join(name);
+        let paths = self
+            .store
+            .list(Some(&prefix))
+            .map_ok(|meta| meta.location)
+            .boxed();
+        self.store
+            .delete_stream(paths)
+            .try_collect::<Vec<Path>>()
+            .await?;
+        Ok(())
+    }
+
+    /// A DataFusion table provider for table `name` at its latest version.
+    pub async fn provider(&self, name: &str) -> Result<Arc<dyn TableProvider>> {
+        let table = self
+            .table(name)
+            .await?
+            .ok_or_else(|| Error::TableNotFound(name.to_string()))?;
+        Ok(table.table_provider().await?)
+    }
+
+    /// Registers every lake table in `ctx` as `runlake.public.<name>`.
+    pub async fn register(&self, ctx: &SessionContext) -> Result<()> {
+        for name in self.table_names().await? {
+            let table = self
+                .table(&name)
+                .await?
+                .ok_or_else(|| Error::TableNotFound(name.clone()))?;
+            table.update_datafusion_session(&ctx.state())?;
+            let provider = table.table_provider().await?;
+            ctx.register_table(TableReference::full(CATALOG, SCHEMA, name), provider)?;
+        }
+        Ok(())
+    }
+}
+
+/// Parquet files: zstd, page-level statistics (so the page index is written).
+pub(crate) fn writer_properties() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(3).expect("a valid level"),
+        ))
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .build()
+}
+
+/// How often a conflicting commit is retried before giving up.
+const MAX_COMMIT_ATTEMPTS: usize = 50;
+
+/// The app id every deduplicating commit carries (see [`Lake::append`]).
+const SERIAL_APP_ID: &str = "runlake:serial";
+
+fn concat(name: &str, batches: &[RecordBatch]) -> Result<RecordBatch> {
+    let write_err = |e: ArrowError| Error::Write {
+        table: name.to_string(),
+        message: e.to_string(),
+    };
+    let Some(first) = batches.first() else {
+        return Err(Error::Write {
+            table: name.to_string(),
+            message: "nothing to write".into(),
+        });
+    };
+    // Batches of one source may differ in columns (JSON records): unify them.
+    let schemas: Vec<Schema> = batches
+        .iter()
+        .map(|b| b.schema().as_ref().clone())
+        .collect();
+    let merged = Arc::new(Schema::try_merge(schemas).map_err(write_err)?);
+    if batches.len() == 1 && first.schema() == merged {
+        return Ok(first.clone());
+    }
+    let aligned = batches
+        .iter()
+        .map(|b| align(b, &merged))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(write_err)?;
+    concat_batches(&merged, &aligned).map_err(write_err)
+}
+
+/// `batch` with `schema`'s columns: missing ones NULL.
+fn align(batch: &RecordBatch, schema: &SchemaRef) -> std::result::Result<RecordBatch, ArrowError> {
+    let columns = schema
+        .fields()
+        .iter()
+        .map(|f| match batch.column_by_name(f.name()) {
+            Some(c) if c.data_type() == f.data_type() => Ok(c.clone()),
+            Some(c) => cast(c, f.data_type()),
+            None => Ok(new_null_array(f.data_type(), batch.num_rows())),
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    RecordBatch::try_new(schema.clone(), columns)
+}
+
+/// Fits `batch` to the table's existing column types: NULL-only columns and lossless
+/// widenings are cast; any other difference is a type conflict naming the column and
+/// the first line that holds a value of the new type.
+fn conform(name: &str, batch: RecordBatch, table: &Schema) -> Result<RecordBatch> {
+    let mut fields = Vec::with_capacity(batch.num_columns());
+    let mut columns = Vec::with_capacity(batch.num_columns());
+    for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
+        let Ok(target) = table.field_with_name(field.name()) else {
+            fields.push(field.as_ref().clone());
+            columns.push(column.clone());
+            continue;
+        };
+        let want = target.data_type();
+        if want == field.data_type() || same_kind(want, field.data_type()) {
+            let c = if want == field.data_type() {
+                column.clone()
+            } else {
+                cast(column, want).map_err(|e| Error::Write {
+                    table: name.to_string(),
+                    message: e.to_string(),
+                })?
+            };
+            fields.push(field.as_ref().clone().with_data_type(want.clone()));
+            columns.push(c);
+            continue;
+        }
+        let first = (0..column.len()).find(|&i| column.is_valid(i));
+        let Some(first) = first else {
+            fields.push(field.as_ref().clone().with_data_type(want.clone()));
+            columns.push(new_null_array(want, column.len()));
+            continue;
+        };
+        let line = batch
+            .column_by_name("_line")
+            .and_then(|l| {
+                l.as_any()
+                    .downcast_ref::<Int64Array>()
+                    .map(|l| l.value(first))
+            })
+            .unwrap_or(first as i64 + 1);
+        let source = batch
+            .column_by_name("_source")
+            .and_then(|l| {
+                l.as_any()
+                    .downcast_ref::<StringArray>()
+                    .map(|s| s.value(first).to_string())
+            })
+            .unwrap_or_default();
+        return Err(Error::TypeConflict {
+            table: name.to_string(),
+            column: field.name().clone(),
+            source_name: source,
+            line,
+            found: field.data_type().to_string(),
+            expected: want.to_string(),
+        });
+    }
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(|e| Error::Write {
+        table: name.to_string(),
+        message: e.to_string(),
+    })
+}
+
+/// Whether values of `from` fit a column of `to` without loss (integers into wider
+/// integers or doubles, floats into doubles, timestamps of any unit or zone).
+fn same_kind(to: &DataType, from: &DataType) -> bool {
+    use DataType as D;
+    match (to, from) {
+        (D::Int64, D::Int8 | D::Int16 | D::Int32 | D::UInt8 | D::UInt16 | D::UInt32) => true,
+        (D::Float64, D::Float16 | D::Float32 | D::Int8 | D::Int16 | D::Int32 | D::Int64) => true,
+        (D::Timestamp(_, _), D::Timestamp(_, _)) => true,
+        (D::Utf8, D::LargeUtf8 | D::Utf8View) => true,
+        (D::List(a), D::List(b)) => same_kind(a.data_type(), b.data_type()),
+        _ => false,
+    }
+}
+
+/// Sorts by the natural keys (where the batch has them).
+fn sort(name: &str, batch: RecordBatch, keys: &[&str]) -> Result<RecordBatch> {
+    let columns: Vec<SortColumn> = keys
+        .iter()
+        .filter_map(|k| batch.column_by_name(k))
+        .map(|c| SortColumn {
+            values: c.clone(),
+            options: None,
+        })
+        .collect();
+    if columns.is_empty() || batch.num_rows() < 2 {
+        return Ok(batch);
+    }
+    let err = |e: ArrowError| Error::Write {
+        table: name.to_string(),
+        message: e.to_string(),
+    };
+    let indices = lexsort_to_indices(&columns, None).map_err(err)?;
+    let columns = batch
+        .columns()
+        .iter()
+        .map(|c| take(c.as_ref(), &indices, None))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(err)?;
+    RecordBatch::try_new(batch.schema(), columns).map_err(err)
+}
+
+/// Each row's key values as one string.
+fn row_keys(batch: &RecordBatch, keys: &[&str]) -> Result<Vec<String>> {
+    let formatters = keys
+        .iter()
+        .map(|k| {
+            let column = batch.column_by_name(k).ok_or_else(|| Error::Write {
+                table: String::new(),
+                message: format!("no key column {k}"),
+            })?;
+            ArrayFormatter::try_new(
+                column.as_ref(),
+                &FormatOptions::default().with_null("\u{0}"),
+            )
+            .map_err(|e| Error::Write {
+                table: String::new(),
+                message: e.to_string(),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok((0..batch.num_rows())
+        .map(|i| {
+            formatters
+                .iter()
+                .map(|f| f.value(i).to_string())
+                .collect::<Vec<_>>()
+                .join("\u{1}")
+        })
+        .collect())
+}
+
+async fn committed(table: &DeltaTable, key: &CommitKey) -> Result<bool> {
+    let state = table.snapshot()?;
+    let version = state
+        .transaction_version(table.log_store().as_ref(), &key.app_id)
+        .await?;
+    Ok(version.is_some_and(|v| v >= key.version))
+}
+
+fn is_conflict(e: &DeltaTableError) -> bool {
+    matches!(
+        e,
+        DeltaTableError::Transaction { .. } | DeltaTableError::VersionAlreadyExists(_)
+    ) || e.to_string().contains("oncurrent")
+}
+
+/// Table names are SQL-friendly: lowercase letters, digits and `_`, not starting with a
+/// digit (a leading `_` marks lake-internal tables such as `_rejects`).
+pub fn validate_table_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 128
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidTableName(name.to_string()))
+    }
+}

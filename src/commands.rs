@@ -1,0 +1,480 @@
+//! The lake commands: `ingest`, `tables`, `schema`, `forget`, `compact`, `demo`.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use runlake_ingest::{Format, Options, Source};
+use runlake_lake::{IngestOptions, IngestReport, Lake};
+
+use crate::output::{self, Format as OutputFormat};
+use crate::session::Session;
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Files, directories (read recursively), globs, or - for standard input. `.gz` and
+    /// `.zst` are read transparently.
+    #[arg(required = true)]
+    paths: Vec<String>,
+    /// The table generic formats (csv, tsv, json, jsonl, parquet) land in; default: the
+    /// file stem.
+    #[arg(long)]
+    table: Option<String>,
+    /// The format (default: detected from the content): csv, tsv, json, jsonl, parquet,
+    /// arrow, vllm-bench, sglang-bench, sched-steps, llama-bench, guidellm, llmperf,
+    /// mlperf, vidur.
+    #[arg(long, default_value = "auto")]
+    format: String,
+    /// Add or override a column on every row written, e.g. --set framework=vllm
+    /// --set label=baseline.
+    #[arg(long = "set", value_name = "COL=VALUE")]
+    set: Vec<String>,
+    /// Bad rows a file may have (they go to `_rejects`); more fail the file.
+    #[arg(long, default_value_t = 0)]
+    max_bad_rows: usize,
+    /// Append the content again even if it was ingested before.
+    #[arg(long)]
+    force: bool,
+    /// Show the detected format, target tables, schema, first rows and rejects; commit
+    /// nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Offset of times written without a zone (vLLM's `date`), e.g. +08:00; default UTC.
+    #[arg(long, default_value = "UTC")]
+    timezone: String,
+}
+
+pub async fn ingest(lake: &Lake, args: IngestArgs) -> Result<ExitCode, String> {
+    let format = match args.format.as_str() {
+        "auto" => None,
+        name => Some(Format::from_name(name).ok_or_else(|| {
+            let names: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
+            format!(
+                "unknown format '{name}' (known: auto, {})",
+                names.join(", ")
+            )
+        })?),
+    };
+    let mut tags = Vec::new();
+    for item in &args.set {
+        let (k, v) = item
+            .split_once('=')
+            .ok_or_else(|| format!("--set '{item}': expected COL=VALUE"))?;
+        let k = runlake_ingest::names::snake_case(k.trim());
+        tags.push((k, v.to_string()));
+    }
+    if let Some(t) = &args.table {
+        runlake_lake::validate_table_name(t).map_err(|e| e.to_string())?;
+    }
+    let options = IngestOptions {
+        read: Options {
+            format,
+            table: args.table.clone(),
+            timezone_offset_s: parse_offset(&args.timezone)?,
+        },
+        tags,
+        max_bad_rows: args.max_bad_rows,
+        force: args.force,
+        dry_run: args.dry_run,
+    };
+    let inputs = expand(&args.paths)?;
+    let (mut failed, mut done) = (0usize, 0usize);
+    let total = inputs.len();
+    let terminal = std::io::stderr().is_terminal();
+    for (n, input) in inputs.iter().enumerate() {
+        let started = Instant::now();
+        if terminal {
+            eprint!("\r[{}/{total}] {} ...", n + 1, input.display());
+        }
+        let source = if input.as_os_str() == "-" {
+            Source::from_stdin()
+        } else {
+            Source::from_path(input)
+        };
+        let result = match source {
+            Ok(source) => lake
+                .ingest(&source, &options)
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        if terminal {
+            eprint!("\r\x1b[2K");
+        }
+        match result {
+            Ok(report) => {
+                done += 1;
+                print_report(&report, started.elapsed(), args.dry_run);
+            }
+            Err(e) => {
+                failed += 1;
+                eprintln!("runlake: error: {}", output::one_line(&e));
+            }
+        }
+    }
+    if total > 1 {
+        println!("{done} file(s) ingested, {failed} failed");
+    }
+    Ok(if failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn print_report(report: &IngestReport, took: Duration, dry_run: bool) {
+    let tables: Vec<String> = report
+        .tables
+        .iter()
+        .map(|t| match t.written {
+            Some(w) if w < t.rows => format!("{} +{w} ({} already present)", t.table, t.rows - w),
+            Some(w) => format!("{} +{w}", t.table),
+            None if dry_run => format!("{} ({} rows)", t.table, t.rows),
+            None => format!("{} (already committed)", t.table),
+        })
+        .collect();
+    let rate = report.records as f64 / took.as_secs_f64().max(1e-9);
+    if report.already_ingested {
+        println!(
+            "{}: already ingested (same content, sha256 {}), nothing written; --force appends it again",
+            report.source,
+            &report.sha256[..12]
+        );
+        return;
+    }
+    println!(
+        "{}: {}, {} records -> {}{} [{:.2}s, {:.0} records/s]",
+        report.source,
+        report.format,
+        report.records,
+        tables.join(", "),
+        if report.rejects.is_empty() {
+            String::new()
+        } else {
+            format!(", {} rejected (in _rejects)", report.rejects.len())
+        },
+        took.as_secs_f64(),
+        rate
+    );
+    for (from, to) in &report.renamed {
+        println!("  column '{from}' -> {to}");
+    }
+    for r in report.rejects.iter().take(10) {
+        println!(
+            "  rejected line {}{}: {}",
+            r.line,
+            r.column
+                .as_ref()
+                .map(|c| format!(", column '{c}'"))
+                .unwrap_or_default(),
+            r.reason
+        );
+    }
+    if dry_run {
+        println!("  (dry run: nothing committed)");
+        for (table, batch) in &report.preview {
+            println!("  table {table}:");
+            for f in batch.schema().fields() {
+                println!("    {} {}", f.name(), f.data_type());
+            }
+            if let Ok(text) =
+                datafusion::arrow::util::pretty::pretty_format_batches(std::slice::from_ref(batch))
+            {
+                for line in text.to_string().lines() {
+                    println!("  {line}");
+                }
+            }
+        }
+    }
+}
+
+/// Files from paths, directories (recursive, sorted) and globs.
+fn expand(paths: &[String]) -> Result<Vec<PathBuf>, String> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p == "-" {
+            out.push(PathBuf::from("-"));
+            continue;
+        }
+        let path = Path::new(p);
+        if path.is_dir() {
+            walk(path, &mut out).map_err(|e| format!("{p}: {e}"))?;
+        } else if path.exists() {
+            out.push(path.to_path_buf());
+        } else if p.contains(['*', '?', '[']) {
+            let mut matched: Vec<PathBuf> = glob::glob(p)
+                .map_err(|e| format!("{p}: bad pattern: {e}"))?
+                .filter_map(std::result::Result::ok)
+                .filter(|m| m.is_file())
+                .collect();
+            if matched.is_empty() {
+                return Err(format!("{p}: no file matches"));
+            }
+            matched.sort();
+            out.extend(matched);
+        } else {
+            return Err(format!("{p}: no such file or directory"));
+        }
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<std::io::Result<_>>()?;
+    entries.sort();
+    for e in entries {
+        let hidden = e
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with('.') || n.ends_with(".md"));
+        if hidden {
+            continue;
+        }
+        if e.is_dir() {
+            walk(&e, out)?;
+        } else {
+            out.push(e);
+        }
+    }
+    Ok(())
+}
+
+/// `UTC`, `Z`, `+08:00`, `-0500` -> seconds east of UTC.
+fn parse_offset(tz: &str) -> Result<i32, String> {
+    let t = tz.trim();
+    if t.eq_ignore_ascii_case("utc") || t == "Z" {
+        return Ok(0);
+    }
+    let bad = || format!("--timezone '{tz}': expected UTC or an offset like +08:00");
+    let (sign, rest) = match t.as_bytes().first() {
+        Some(b'+') => (1, &t[1..]),
+        Some(b'-') => (-1, &t[1..]),
+        _ => return Err(bad()),
+    };
+    let digits: String = rest.chars().filter(char::is_ascii_digit).collect();
+    if digits.len() != 4 && digits.len() != 2 {
+        return Err(bad());
+    }
+    let h: i32 = digits[..2].parse().map_err(|_| bad())?;
+    let m: i32 = if digits.len() == 4 {
+        digits[2..].parse().map_err(|_| bad())?
+    } else {
+        0
+    };
+    Ok(sign * (h * 3600 + m * 60))
+}
+
+pub async fn tables(lake: &Lake) -> Result<ExitCode, String> {
+    let names = lake.table_names().await.map_err(|e| e.to_string())?;
+    if names.is_empty() {
+        println!(
+            "the lake at {} has no tables yet: try `runlake demo` or `runlake ingest FILE`",
+            lake.location()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{:<24} {:>12} {:>7} {:>12} {:>8}",
+        "table", "rows", "files", "size", "version"
+    );
+    for name in names {
+        let info = lake.info(&name).await.map_err(|e| e.to_string())?;
+        println!(
+            "{:<24} {:>12} {:>7} {:>12} {:>8}",
+            info.name,
+            info.rows,
+            info.files,
+            human_bytes(info.bytes),
+            info.version
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn human_bytes(b: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = b as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{b} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+pub async fn schema(lake: &Lake, table: &str) -> Result<ExitCode, String> {
+    let info = lake.info(table).await.map_err(|e| e.to_string())?;
+    println!(
+        "table {} ({} rows, version {})",
+        info.name, info.rows, info.version
+    );
+    for f in info.schema.fields() {
+        println!("  {:<32} {}", f.name(), sql_type(f.data_type()));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn sql_type(dt: &datafusion::arrow::datatypes::DataType) -> String {
+    use datafusion::arrow::datatypes::DataType as D;
+    match dt {
+        D::Float64 => "DOUBLE".into(),
+        D::Float32 => "FLOAT".into(),
+        D::Int64 => "BIGINT".into(),
+        D::Int32 => "INT".into(),
+        D::Boolean => "BOOLEAN".into(),
+        D::Utf8 | D::LargeUtf8 | D::Utf8View => "VARCHAR".into(),
+        D::Timestamp(_, Some(_)) => "TIMESTAMP WITH TIME ZONE".into(),
+        D::Timestamp(_, None) => "TIMESTAMP".into(),
+        D::List(f) | D::LargeList(f) => format!("{}[]", sql_type(f.data_type())),
+        other => other.to_string(),
+    }
+}
+
+pub async fn forget(lake: &Lake, source: &str) -> Result<ExitCode, String> {
+    let deleted = lake.forget(source).await.map_err(|e| e.to_string())?;
+    if deleted.is_empty() {
+        println!(
+            "no rows came from '{source}' (sources are named as they were given to ingest; SELECT DISTINCT source FROM _ingests lists them)"
+        );
+    }
+    for (table, rows) in deleted {
+        println!("{table}: deleted {rows} rows from '{source}'");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn compact(lake: &Lake, table: Option<String>, retain: &str) -> Result<ExitCode, String> {
+    let retention = parse_duration(retain)?;
+    let names = match table {
+        Some(t) => vec![t],
+        None => lake.table_names().await.map_err(|e| e.to_string())?,
+    };
+    for name in names {
+        let r = lake
+            .compact(&name, retention)
+            .await
+            .map_err(|e| e.to_string())?;
+        println!(
+            "{}: {} files -> {}, {} unreferenced files removed",
+            r.table, r.files_before, r.files_after, r.files_removed
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `30s`, `5m`, `12h`, `7d` -> a duration.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let bad = || format!("'{text}': expected a duration like 30s, 5m, 12h or 7d");
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let n: u64 = t[..split].parse().map_err(|_| bad())?;
+    let secs = match &t[split..] {
+        "s" | "" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86400,
+        _ => return Err(bad()),
+    };
+    Ok(Duration::from_secs(secs))
+}
+
+/// The bundled demo data: (name as shown, table for generic files, content).
+const DEMO_FILES: &[(&str, Option<&str>, &[u8])] = &[
+    (
+        "examples/data/predictions.csv",
+        Some("predictions"),
+        include_bytes!("../examples/data/predictions.csv"),
+    ),
+    (
+        "sql/framework_aliases.csv",
+        Some("framework_aliases"),
+        include_bytes!("../sql/framework_aliases.csv"),
+    ),
+    (
+        "examples/data/samples/groq_70b_summary.json",
+        None,
+        include_bytes!("../examples/data/samples/groq_70b_summary.json"),
+    ),
+    (
+        "examples/data/samples/groq_70b_individual_responses.json",
+        None,
+        include_bytes!("../examples/data/samples/groq_70b_individual_responses.json"),
+    ),
+    (
+        "examples/data/samples/llama2-70b-99_Server_mlperf_log_summary.txt",
+        None,
+        include_bytes!("../examples/data/samples/llama2-70b-99_Server_mlperf_log_summary.txt"),
+    ),
+    (
+        "examples/data/samples/benchmarks_stripped_v0.3.json",
+        None,
+        include_bytes!("../examples/data/samples/benchmarks_stripped_v0.3.json"),
+    ),
+    (
+        "examples/data/samples/llama-bench_readme_example.json",
+        None,
+        include_bytes!("../examples/data/samples/llama-bench_readme_example.json"),
+    ),
+];
+
+const DEMO_QUERY: &str = "SELECT coalesce(a.framework, p.framework) AS framework,
+    count(*) AS n,
+    round(pearson(predicted_ms, actual_ms), 4) AS pearson,
+    round(spearman(predicted_ms, actual_ms), 4) AS spearman,
+    round(r2_score(actual_ms, predicted_ms), 4) AS r2,
+    round(rmse(actual_ms, predicted_ms), 2) AS rmse_ms,
+    round(mae(actual_ms, predicted_ms), 2) AS mae_ms,
+    round(mape(actual_ms, predicted_ms), 4) AS mape
+FROM predictions p LEFT JOIN framework_aliases a ON a.alias = p.framework
+GROUP BY 1 ORDER BY 1";
+
+pub async fn demo(lake: &Lake) -> Result<ExitCode, String> {
+    println!(
+        "Ingesting the bundled sample data into the lake at {} ...",
+        lake.location()
+    );
+    for (name, table, bytes) in DEMO_FILES {
+        let source =
+            Source::from_bytes((*name).to_string(), bytes.to_vec()).map_err(|e| e.to_string())?;
+        let options = IngestOptions {
+            read: Options {
+                table: table.map(str::to_string),
+                ..Options::default()
+            },
+            ..IngestOptions::default()
+        };
+        let started = Instant::now();
+        let report = lake
+            .ingest(&source, &options)
+            .await
+            .map_err(|e| e.to_string())?;
+        print_report(&report, started.elapsed(), false);
+    }
+    println!("\nPrediction accuracy per framework (variants merged through framework_aliases):\n");
+    let session = Session::open(lake.clone())
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut stdout = std::io::stdout().lock();
+    session
+        .run_script(DEMO_QUERY, OutputFormat::Table, &mut stdout)
+        .await
+        .map_err(|e| output::one_line(&e.to_string()))?;
+    drop(stdout);
+    println!(
+        "\nTry next:
+  runlake tables                        what the lake holds
+  runlake schema requests               columns and types of a table
+  runlake sql \"SELECT tool, model, mean_ttft_ms, p99_ttft_ms FROM runs\"
+  runlake sql                           an interactive SQL shell
+  runlake ingest my_results.json        your own vLLM / SGLang / GuideLLM / llmperf / MLPerf / llama-bench output"
+    );
+    Ok(ExitCode::SUCCESS)
+}
