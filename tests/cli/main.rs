@@ -1,5 +1,7 @@
 //! End-to-end tests of the `runlake` binary, run as a user runs it.
 
+mod ingest;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -267,29 +269,32 @@ fn usage_errors_exit_with_code_2() {
 }
 
 #[test]
-fn writing_statements_are_refused_and_nothing_is_written() {
+fn writing_statements_persist_in_the_lake() {
     let dir = tempfile::tempdir().unwrap();
-    for (sql, what) in [
-        ("CREATE TABLE t AS SELECT 1 AS a", "CREATE TABLE"),
-        ("CREATE VIEW v AS SELECT 1 AS a", "CREATE VIEW"),
-        (
-            "CREATE TABLE t (a INT); INSERT INTO t VALUES (1)",
-            "CREATE TABLE",
-        ),
-        ("DROP TABLE IF EXISTS t", "DROP TABLE"),
-    ] {
-        let o = runlake(dir.path(), &["sql", sql]);
-        assert_eq!(o.status.code(), Some(1), "{sql}");
-        let err = stderr(&o);
-        assert!(
-            err.contains(what) && err.contains("not supported"),
-            "{sql}: {err}"
-        );
-    }
-    assert_eq!(
-        std::fs::read_dir(dir.path()).unwrap().count(),
-        0,
-        "nothing written"
+    ok(
+        dir.path(),
+        &["sql", "CREATE TABLE t AS SELECT 1.5 AS a, 'x' AS b"],
+    );
+    ok(dir.path(), &["sql", "INSERT INTO t VALUES (2.5, 'y')"]);
+    // A new process sees both rows: they are in the lake, not in a lost session.
+    let out = ok(
+        dir.path(),
+        &["sql", "--format", "csv", "SELECT a, b FROM t ORDER BY a"],
+    );
+    assert_eq!(out, "a,b\n1.5,x\n2.5,y\n");
+    let o = runlake(dir.path(), &["sql", "CREATE TABLE t AS SELECT 1 AS a"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("already exists"), "{}", stderr(&o));
+    ok(dir.path(), &["sql", "DROP TABLE t"]);
+    let o = runlake(dir.path(), &["sql", "SELECT * FROM t"]);
+    assert_eq!(o.status.code(), Some(1));
+    // Statements that would only change this session's catalog are refused.
+    let o = runlake(dir.path(), &["sql", "CREATE VIEW v AS SELECT 1 AS a"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("CREATE VIEW is not supported"),
+        "{}",
+        stderr(&o)
     );
 }
 

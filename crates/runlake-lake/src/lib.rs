@@ -25,7 +25,7 @@ use datafusion::arrow::compute::{
 use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
 use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
-use datafusion::catalog::TableProvider;
+use datafusion::catalog::{CatalogProvider, TableProvider};
 use datafusion::common::TableReference;
 use datafusion::parquet::basic::{Compression, ZstdLevel};
 use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
@@ -317,6 +317,19 @@ impl Lake {
             .delete_stream(paths)
             .try_collect::<Vec<Path>>()
             .await?;
+        // A local folder keeps its (now empty) directories: remove them too.
+        if let Ok(dir) = self.table_url(name)?.to_file_path() {
+            match std::fs::remove_dir_all(&dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(Error::Io {
+                        what: format!("removing {}", dir.display()),
+                        source: e,
+                    });
+                }
+            }
+        }
         Ok(())
     }
 
@@ -331,6 +344,14 @@ impl Lake {
 
     /// Registers every lake table in `ctx` as `runlake.public.<name>`.
     pub async fn register(&self, ctx: &SessionContext) -> Result<()> {
+        if ctx.catalog(CATALOG).is_none() {
+            let catalog = datafusion::catalog::MemoryCatalogProvider::new();
+            catalog.register_schema(
+                SCHEMA,
+                Arc::new(datafusion::catalog::MemorySchemaProvider::new()),
+            )?;
+            ctx.register_catalog(CATALOG, Arc::new(catalog));
+        }
         for name in self.table_names().await? {
             let table = self
                 .table(&name)
@@ -469,6 +490,9 @@ fn conform(name: &str, batch: RecordBatch, table: &Schema) -> Result<RecordBatch
 /// integers or doubles, floats into doubles, timestamps of any unit or zone).
 fn same_kind(to: &DataType, from: &DataType) -> bool {
     use DataType as D;
+    if to == from {
+        return true;
+    }
     match (to, from) {
         (D::Int64, D::Int8 | D::Int16 | D::Int32 | D::UInt8 | D::UInt16 | D::UInt32) => true,
         (D::Float64, D::Float16 | D::Float32 | D::Int8 | D::Int16 | D::Int32 | D::Int64) => true,

@@ -3,6 +3,8 @@
 use std::time::Duration;
 
 use datafusion::arrow::array::{Array, StringArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::prelude::{SessionContext, col, lit};
 
@@ -100,11 +102,9 @@ impl Lake {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_micros() as i64);
             for batch in shas {
-                let column = batch
-                    .column(0)
-                    .as_any()
-                    .downcast_ref::<StringArray>()
-                    .cloned();
+                // Scans may return strings as Utf8View: read them as plain Utf8.
+                let column = cast(batch.column(0), &DataType::Utf8)?;
+                let column = column.as_any().downcast_ref::<StringArray>().cloned();
                 for sha in column
                     .iter()
                     .flat_map(|c| c.iter().flatten().map(str::to_string).collect::<Vec<_>>())

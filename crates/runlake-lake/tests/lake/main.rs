@@ -3,9 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{
-    Array, AsArray, Float64Array, Int64Array, RecordBatch, StringArray,
-};
+use datafusion::arrow::array::{AsArray, Float64Array, Int64Array, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema};
 use datafusion::prelude::SessionContext;
 use runlake_lake::{AppendOutcome, CommitKey, Error, Lake};
@@ -32,7 +30,10 @@ fn local_lake() -> (tempfile::TempDir, Lake) {
 }
 
 async fn count(lake: &Lake, sql: &str) -> i64 {
-    let ctx = SessionContext::new();
+    let ctx = SessionContext::new_with_config(
+        datafusion::prelude::SessionConfig::new()
+            .with_default_catalog_and_schema("runlake", "public"),
+    );
     lake.register(&ctx).await.unwrap();
     let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
     batches[0].column(0).as_primitive::<Int64Type>().value(0)
@@ -46,7 +47,13 @@ async fn appends_commit_once_per_key_and_are_queryable() {
     assert!(!lake.is_committed("requests", &a).await.unwrap());
 
     let first = lake
-        .append("requests", vec![batch(&[0, 1, 2], &[10.0, 11.0, 12.0])], &a)
+        .append(
+            "requests",
+            vec![batch(&[0, 1, 2], &[10.0, 11.0, 12.0])],
+            &a,
+            &[],
+            false,
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -59,13 +66,25 @@ async fn appends_commit_once_per_key_and_are_queryable() {
     assert!(lake.is_committed("requests", &a).await.unwrap());
 
     let again = lake
-        .append("requests", vec![batch(&[0, 1, 2], &[10.0, 11.0, 12.0])], &a)
+        .append(
+            "requests",
+            vec![batch(&[0, 1, 2], &[10.0, 11.0, 12.0])],
+            &a,
+            &[],
+            false,
+        )
         .await
         .unwrap();
     assert_eq!(again, AppendOutcome::AlreadyCommitted);
 
     let second = lake
-        .append("requests", vec![batch(&[3, 4], &[13.0, 14.0])], &b)
+        .append(
+            "requests",
+            vec![batch(&[3, 4], &[13.0, 14.0])],
+            &b,
+            &[],
+            false,
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -96,9 +115,15 @@ async fn appends_commit_once_per_key_and_are_queryable() {
 async fn memory_lakes_share_one_store_across_handles() {
     let url = "memory:///lake-share-test";
     let lake = Lake::open(url, HashMap::new()).unwrap();
-    lake.append("steps", vec![batch(&[1], &[1.0])], &CommitKey::new("k"))
-        .await
-        .unwrap();
+    lake.append(
+        "steps",
+        vec![batch(&[1], &[1.0])],
+        &CommitKey::new("k"),
+        &[],
+        false,
+    )
+    .await
+    .unwrap();
     let other = Lake::open(url, HashMap::new()).unwrap();
     assert_eq!(other.table_names().await.unwrap(), ["steps"]);
     assert_eq!(count(&other, "SELECT count(*) FROM steps").await, 1);
@@ -113,6 +138,8 @@ async fn new_columns_are_added_and_type_conflicts_commit_nothing() {
         "runs",
         vec![batch(&[1, 2], &[5.0, 6.0])],
         &CommitKey::new("one"),
+        &[],
+        false,
     )
     .await
     .unwrap();
@@ -132,7 +159,7 @@ async fn new_columns_are_added_and_type_conflicts_commit_nothing() {
         ],
     )
     .unwrap();
-    lake.append("runs", vec![wider], &CommitKey::new("two"))
+    lake.append("runs", vec![wider], &CommitKey::new("two"), &[], false)
         .await
         .unwrap();
     assert_eq!(
@@ -158,11 +185,17 @@ async fn new_columns_are_added_and_type_conflicts_commit_nothing() {
     )
     .unwrap();
     let err = lake
-        .append("runs", vec![conflicting], &CommitKey::new("three"))
+        .append(
+            "runs",
+            vec![conflicting],
+            &CommitKey::new("three"),
+            &[],
+            false,
+        )
         .await
         .unwrap_err();
     assert!(
-        matches!(err, Error::Write { ref table, .. } if table == "runs"),
+        matches!(err, Error::TypeConflict { ref table, ref column, .. } if table == "runs" && column == "e2e_ms"),
         "{err}"
     );
     assert!(
@@ -182,6 +215,8 @@ async fn concurrent_writers_with_the_same_keys_commit_each_key_once() {
         "requests",
         vec![batch(&[-1], &[0.0])],
         &CommitKey::new("seed"),
+        &[],
+        false,
     )
     .await
     .unwrap();
@@ -196,6 +231,8 @@ async fn concurrent_writers_with_the_same_keys_commit_each_key_once() {
                         "requests",
                         vec![batch(&[key * 10, key * 10 + 1], &[1.0, 2.0])],
                         &CommitKey::new(format!("file-{key}")),
+                        &[],
+                        false,
                     )
                     .await
                     .unwrap_or_else(|e| panic!("writer {writer}, key {key}: {e}"));
@@ -223,17 +260,35 @@ async fn names_are_checked_and_tables_can_be_dropped() {
     let (dir, lake) = local_lake();
     for bad in ["Runs", "1runs", "my-table", "", "../x"] {
         let err = lake
-            .append(bad, vec![batch(&[1], &[1.0])], &CommitKey::new("k"))
+            .append(
+                bad,
+                vec![batch(&[1], &[1.0])],
+                &CommitKey::new("k"),
+                &[],
+                false,
+            )
             .await
             .unwrap_err();
         assert!(matches!(err, Error::InvalidTableName(_)), "{bad}: {err}");
     }
-    lake.append("a", vec![batch(&[1], &[1.0])], &CommitKey::new("k"))
-        .await
-        .unwrap();
-    lake.append("b", vec![batch(&[1], &[1.0])], &CommitKey::new("k"))
-        .await
-        .unwrap();
+    lake.append(
+        "a",
+        vec![batch(&[1], &[1.0])],
+        &CommitKey::new("k"),
+        &[],
+        false,
+    )
+    .await
+    .unwrap();
+    lake.append(
+        "b",
+        vec![batch(&[1], &[1.0])],
+        &CommitKey::new("k"),
+        &[],
+        false,
+    )
+    .await
+    .unwrap();
     // A folder that is not a Delta table is not a table.
     std::fs::create_dir_all(dir.path().join("lake/notes")).unwrap();
     assert_eq!(lake.table_names().await.unwrap(), ["a", "b"]);

@@ -1,0 +1,431 @@
+//! `runlake ingest` and the lake commands, as a user runs them, on real sample files
+//! (examples/data/samples, provenance in SOURCES.md there) and on files shaped like each
+//! tool's output.
+
+use std::path::Path;
+
+use super::{ok, runlake, stderr};
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn csv(dir: &Path, sql: &str) -> String {
+    ok(dir, &["sql", "--format", "csv", sql])
+}
+
+/// A `vllm bench serve --save-result --save-detailed` object (the shape of
+/// vllm/benchmarks/serve.py's result dict): per-request `ttfts` and `itls` in seconds.
+fn vllm_result(label: &str, ttfts: &[f64]) -> String {
+    let n = ttfts.len();
+    let itls: Vec<String> = (0..n).map(|i| format!("[0.01{i}, 0.02, 0.03]")).collect();
+    let outputs: Vec<String> = (0..n).map(|_| "4".to_string()).collect();
+    let inputs: Vec<String> = (0..n).map(|i| format!("{}", 100 + i)).collect();
+    let errors: Vec<String> = (0..n).map(|_| "\"\"".to_string()).collect();
+    let ttfts: Vec<String> = ttfts.iter().map(|t| t.to_string()).collect();
+    format!(
+        r#"{{"date": "20250929-090107", "backend": "vllm", "label": "{label}", "model_id": "meta-llama/Llama-3.1-8B-Instruct", "tokenizer_id": "meta-llama/Llama-3.1-8B-Instruct", "num_prompts": {n}, "framework": "vLLM", "hardware": "H100", "request_rate": "inf", "burstiness": 1.0, "max_concurrency": 8, "duration": 2.5, "completed": {n}, "failed": 0, "total_input_tokens": 300, "total_output_tokens": 12, "request_throughput": 1.2, "request_goodput:": null, "output_throughput": 4.8, "total_token_throughput": 124.8, "mean_ttft_ms": 150.0, "median_ttft_ms": 150.0, "std_ttft_ms": 10.0, "p99_ttft_ms": 170.0, "p99.9_ttft_ms": 171.0, "mean_tpot_ms": 20.0, "median_tpot_ms": 20.0, "std_tpot_ms": 1.0, "p99_tpot_ms": 22.0, "mean_itl_ms": 20.0, "median_itl_ms": 20.0, "std_itl_ms": 1.0, "p99_itl_ms": 30.0, "input_lens": [{}], "output_lens": [{}], "ttfts": [{}], "itls": [{}], "generated_texts": [{}], "errors": [{}]}}"#,
+        inputs.join(", "),
+        outputs.join(", "),
+        ttfts.join(", "),
+        itls.join(", "),
+        errors.join(", "),
+        errors.join(", "),
+    )
+}
+
+#[test]
+fn vllm_detailed_result_gives_one_run_and_its_requests_in_milliseconds() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("run.json"),
+        vllm_result("baseline", &[0.1, 0.25, 0.125]),
+    )
+    .unwrap();
+    let out = ok(dir.path(), &["ingest", "run.json"]);
+    assert!(
+        out.contains("vllm-bench") && out.contains("requests +3") && out.contains("runs +1"),
+        "{out}"
+    );
+    assert_eq!(
+        csv(
+            dir.path(),
+            "SELECT tool, framework, backend, label, model, hardware, started_at, duration_ms, num_requests, request_rate, max_concurrency, mean_ttft_ms, p99_ttft_ms FROM runs"
+        ),
+        "tool,framework,backend,label,model,hardware,started_at,duration_ms,num_requests,request_rate,max_concurrency,mean_ttft_ms,p99_ttft_ms\n\
+         vllm-bench,vLLM,vllm,baseline,meta-llama/Llama-3.1-8B-Instruct,H100,2025-09-29T09:01:07Z,2500.0,3,Infinity,8,150.0,170.0\n"
+    );
+    // Per request: seconds in the file, milliseconds in the lake; TPOT derived.
+    assert_eq!(
+        csv(
+            dir.path(),
+            "SELECT r.request_index, r.input_tokens, r.output_tokens, r.ttft_ms, r.itl_ms, r.e2e_ms, round(r.tpot_ms, 9) AS tpot_ms, r.success FROM requests r JOIN runs USING (run_id) ORDER BY request_index"
+        ),
+        "request_index,input_tokens,output_tokens,ttft_ms,itl_ms,e2e_ms,tpot_ms,success\n\
+         0,100,4,100.0,\"[10.0, 20.0, 30.0]\",160.0,20.0,true\n\
+         1,101,4,250.0,\"[11.0, 20.0, 30.0]\",311.0,20.333333333,true\n\
+         2,102,4,125.0,\"[12.0, 20.0, 30.0]\",187.0,20.666666667,true\n"
+    );
+    // Unknown keys are kept, the historical "request_goodput:" under its intended name.
+    let extra = csv(dir.path(), "SELECT extra FROM runs");
+    assert!(
+        extra.contains("total_token_throughput")
+            && extra.contains("request_goodput")
+            && extra.contains("p99.9_ttft_ms"),
+        "{extra}"
+    );
+    // Provenance.
+    assert_eq!(
+        csv(dir.path(), "SELECT DISTINCT _source, _line FROM requests"),
+        "_source,_line\nrun.json,1\n"
+    );
+}
+
+#[test]
+fn an_appended_result_file_adds_only_its_new_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("results.json");
+    let first = format!(
+        "{}\n{}\n",
+        vllm_result("a", &[0.1]),
+        vllm_result("b", &[0.2, 0.3])
+    );
+    std::fs::write(&path, &first).unwrap();
+    ok(dir.path(), &["ingest", "results.json"]);
+    // --append-result adds one more object to the same file.
+    std::fs::write(&path, format!("{first}{}\n", vllm_result("c", &[0.4]))).unwrap();
+    let out = ok(dir.path(), &["ingest", "results.json"]);
+    assert!(out.contains("runs +1 (2 already present)"), "{out}");
+    assert_eq!(
+        csv(
+            dir.path(),
+            "SELECT label, count(*) AS requests FROM runs JOIN requests USING (run_id) GROUP BY label ORDER BY label"
+        ),
+        "label,requests\na,1\nb,2\nc,1\n"
+    );
+    assert_eq!(csv(dir.path(), "SELECT count(*) AS n FROM runs"), "n\n3\n");
+}
+
+#[test]
+fn the_same_content_lands_once_and_force_appends_it_again() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("p.csv"),
+        "framework,predicted_ms,actual_ms\nvLLM,1.5,2\nSGLang,3,4\n",
+    )
+    .unwrap();
+    ok(dir.path(), &["ingest", "--table", "predictions", "p.csv"]);
+    let again = ok(dir.path(), &["ingest", "--table", "predictions", "p.csv"]);
+    assert!(again.contains("already ingested"), "{again}");
+    // Compressed, the same content is still the same content.
+    let gz = std::process::Command::new("gzip")
+        .arg("-kf")
+        .arg(dir.path().join("p.csv"))
+        .status();
+    if gz.is_ok_and(|s| s.success()) {
+        let out = ok(
+            dir.path(),
+            &["ingest", "--table", "predictions", "p.csv.gz"],
+        );
+        assert!(out.contains("already ingested"), "{out}");
+    }
+    assert_eq!(
+        csv(dir.path(), "SELECT count(*) AS n FROM predictions"),
+        "n\n2\n"
+    );
+    ok(
+        dir.path(),
+        &["ingest", "--force", "--table", "predictions", "p.csv"],
+    );
+    assert_eq!(
+        csv(dir.path(), "SELECT count(*) AS n FROM predictions"),
+        "n\n4\n"
+    );
+    // forget removes every row of that source; then it can be ingested again.
+    let out = ok(dir.path(), &["forget", "p.csv"]);
+    assert!(out.contains("predictions: deleted 4 rows"), "{out}");
+    assert_eq!(
+        csv(dir.path(), "SELECT count(*) AS n FROM predictions"),
+        "n\n0\n"
+    );
+    let out = ok(dir.path(), &["ingest", "--table", "predictions", "p.csv"]);
+    assert!(out.contains("predictions +2"), "{out}");
+}
+
+#[test]
+fn a_malformed_line_fails_the_file_unless_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bad.csv"),
+        "Predicted Latency (ms),actual_ms\n1.0,2.0\n3.0,4.0,5.0\n5.0,6.0\n",
+    )
+    .unwrap();
+    let o = runlake(dir.path(), &["ingest", "bad.csv"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains("bad.csv") && err.contains("line 3") && err.contains("nothing was committed"),
+        "{err}"
+    );
+    assert!(
+        !ok(dir.path(), &["tables"]).contains("bad"),
+        "nothing committed"
+    );
+
+    let out = ok(dir.path(), &["ingest", "--max-bad-rows", "1", "bad.csv"]);
+    assert!(
+        out.contains("column 'Predicted Latency (ms)' -> predicted_latency_ms"),
+        "{out}"
+    );
+    assert_eq!(
+        csv(
+            dir.path(),
+            "SELECT predicted_latency_ms, actual_ms, _line FROM bad ORDER BY _line"
+        ),
+        "predicted_latency_ms,actual_ms,_line\n1.0,2.0,2\n5.0,6.0,4\n"
+    );
+    assert_eq!(
+        csv(
+            dir.path(),
+            "SELECT target_table, source, line, reason, raw FROM _rejects"
+        ),
+        "target_table,source,line,reason,raw\nbad,bad.csv,3,\"expected 2 fields as in the header, found 3\",\"3.0,4.0,5.0\"\n"
+    );
+    // A value that is not a number in a numeric column is a bad row, named with its column.
+    let mut rows = String::from("x,y\n");
+    for i in 0..30 {
+        rows.push_str(&format!("{i},{}\n", i * 2));
+    }
+    rows.push_str("31,fast\n");
+    std::fs::write(dir.path().join("typed.csv"), rows).unwrap();
+    let o = runlake(dir.path(), &["ingest", "typed.csv"]);
+    assert!(
+        stderr(&o).contains("line 32, column 'y': not a number: 'fast'"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn new_columns_evolve_the_schema_and_type_conflicts_commit_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.csv"), "model,latency_ms\nllama,1.5\n").unwrap();
+    std::fs::write(
+        dir.path().join("b.csv"),
+        "model,latency_ms,gpu\nqwen,2.5,H100\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("c.csv"), "model,latency_ms\nmistral,slow\n").unwrap();
+    ok(dir.path(), &["ingest", "--table", "lat", "a.csv", "b.csv"]);
+    assert_eq!(
+        csv(
+            dir.path(),
+            "SELECT model, latency_ms, gpu FROM lat ORDER BY model"
+        ),
+        "model,latency_ms,gpu\nllama,1.5,\nqwen,2.5,H100\n"
+    );
+    let o = runlake(dir.path(), &["ingest", "--table", "lat", "c.csv"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains("c.csv") && err.contains("line 2") && err.contains("latency_ms"),
+        "{err}"
+    );
+    assert_eq!(csv(dir.path(), "SELECT count(*) AS n FROM lat"), "n\n2\n");
+}
+
+#[test]
+fn scheduler_step_logs_of_both_generations() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("scheduler_profiling_chunk_2048.jsonl"),
+        "{\"batch_id\": 1, \"timestamp\": 1750000000.5, \"schedule_duration_ms\": 0.4, \"model_run_duration_ms\": 12.5, \"total_step_duration_ms\": 13.0, \"num_prefill_reqs\": 1, \"num_decode_reqs\": 2, \"total_scheduled_tokens\": 514, \"chunk_sizes\": [512, 1, 1], \"all_computed_tokens\": [0, 700, 900], \"all_cached_tokens\": [256, 0, 0], \"num_waiting_reqs\": 3, \"num_running_reqs\": 3, \"kv_cache_usage\": 0.25, \"avg_prefill_chunk_size\": 512.0}\n\
+         {\"batch_id\": 2, \"timestamp\": 1750000000.52, \"model_run_duration_ms\": 9.0, \"total_scheduled_tokens\": 3, \"chunk_sizes\": [1, 1, 1], \"num_running_reqs\": 3}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("gen2.jsonl"),
+        "{\"batch_id\": 7, \"time\": \"1750000001.250\", \"token_budget\": 2048, \"sched_tokens\": 40, \"slo_sched\": true, \"schedule_ms\": \"0.125\", \"num_waiting\": 0, \"num_running\": 4, \"num_scheduled\": 4, \"chunk_sizes\": [37, 1, 1, 1], \"computed_tokens\": [0, 10, 20, 30], \"cached_tokens\": [0, 0, 0, 0], \"model_run_ms\": \"8.250\"}\n",
+    )
+    .unwrap();
+    let out = ok(
+        dir.path(),
+        &[
+            "ingest",
+            "scheduler_profiling_chunk_2048.jsonl",
+            "gen2.jsonl",
+        ],
+    );
+    assert!(
+        out.contains("sched-steps") && out.contains("steps +2") && out.contains("steps +1"),
+        "{out}"
+    );
+    assert_eq!(
+        csv(
+            dir.path(),
+            "SELECT step, ts, model_run_duration_ms, schedule_duration_ms, total_scheduled_tokens, num_running_reqs, chunk_sizes, computed_tokens, cached_tokens, kv_cache_usage FROM steps ORDER BY step"
+        ),
+        "step,ts,model_run_duration_ms,schedule_duration_ms,total_scheduled_tokens,num_running_reqs,chunk_sizes,computed_tokens,cached_tokens,kv_cache_usage\n\
+         1,2025-06-15T15:06:40.500Z,12.5,0.4,514,3,\"[512, 1, 1]\",\"[0, 700, 900]\",\"[256, 0, 0]\",0.25\n\
+         2,2025-06-15T15:06:40.520Z,9.0,,3,3,\"[1, 1, 1]\",,,\n\
+         7,2025-06-15T15:06:41.250Z,8.25,0.125,40,4,\"[37, 1, 1, 1]\",\"[0, 10, 20, 30]\",\"[0, 0, 0, 0]\",\n"
+    );
+    // Lists are real lists: SQL unnests them.
+    assert_eq!(
+        csv(
+            dir.path(),
+            "SELECT sum(c) AS s FROM (SELECT unnest(chunk_sizes) AS c FROM steps WHERE step = 1)"
+        ),
+        "s\n514\n"
+    );
+    // A log that grew adds only its new steps.
+    let mut grown = std::fs::read_to_string(dir.path().join("gen2.jsonl")).unwrap();
+    grown.push_str("{\"batch_id\": 8, \"time\": \"1750000001.300\", \"sched_tokens\": 4, \"num_running\": 4, \"model_run_ms\": \"7.000\"}\n");
+    std::fs::write(dir.path().join("gen2.jsonl"), grown).unwrap();
+    let out = ok(dir.path(), &["ingest", "gen2.jsonl"]);
+    assert!(out.contains("steps +1 (1 already present)"), "{out}");
+    assert_eq!(csv(dir.path(), "SELECT count(*) AS n FROM steps"), "n\n4\n");
+}
+
+#[test]
+fn real_tool_outputs_land_in_runs_and_requests_in_milliseconds() {
+    let dir = tempfile::tempdir().unwrap();
+    let samples = repo().join("examples/data/samples");
+    let out = ok(dir.path(), &["ingest", samples.to_str().unwrap()]);
+    for (format, tables) in [
+        ("guidellm", "requests +1, runs +1"),
+        ("llama-bench", "runs +2"),
+        ("mlperf", "runs +1"),
+        ("llmperf", "requests +150"),
+        ("llmperf", "runs +1"),
+    ] {
+        assert!(
+            out.contains(&format!("{format}, ")) && out.contains(tables),
+            "{format}: {out}"
+        );
+    }
+    // llmperf: seconds in the files; the summary and the responses join on run_id.
+    assert_eq!(
+        csv(
+            dir.path(),
+            "SELECT r.model, q.ttft_ms, q.e2e_ms, q.input_tokens, q.output_tokens FROM requests q JOIN runs r USING (run_id) WHERE r.tool = 'llmperf' AND q.request_index = 0"
+        ),
+        "model,ttft_ms,e2e_ms,input_tokens,output_tokens\nllama2-70b-4096,297.977801412344,890.0090400129557,550,150\n"
+    );
+    // MLPerf: nanoseconds in the file.
+    assert_eq!(
+        csv(
+            dir.path(),
+            "SELECT mean_e2e_ms, p99_ttft_ms, p50_tpot_ms, request_throughput FROM runs WHERE tool = 'mlperf'"
+        ),
+        "mean_e2e_ms,p99_ttft_ms,p50_tpot_ms,request_throughput\n43579.602295,1914.647645,151.044504,81.68\n"
+    );
+    // llama-bench: nanoseconds per test.
+    assert_eq!(
+        csv(
+            dir.path(),
+            "SELECT framework, total_input_tokens, total_output_tokens, duration_ms, output_throughput, num_requests FROM runs WHERE tool = 'llama-bench' ORDER BY duration_ms"
+        ),
+        "framework,total_input_tokens,total_output_tokens,duration_ms,output_throughput,num_requests\n\
+         llama.cpp,512,0,72.13564,7100.002165,5\n\
+         llama.cpp,0,128,1076.76788,118.881588,5\n"
+    );
+    // GuideLLM: request_latency seconds, *_ms milliseconds.
+    let g = csv(
+        dir.path(),
+        "SELECT round(mean_ttft_ms, 6) AS ttft, model FROM runs WHERE tool = 'guidellm'",
+    );
+    assert_eq!(g, "ttft,model\n16.792536,example_model\n");
+}
+
+#[test]
+fn sglang_jsonl_with_bare_infinity() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("sglang_1025_100_1024_128.jsonl"),
+        "{\"backend\": \"sglang\", \"request_rate\": Infinity, \"total_input_tokens\": 41370, \"total_output_tokens\": 26009, \"total_output_tokens_retokenized\": 16265, \"mean_e2e_latency_ms\": 27600.5, \"median_e2e_latency_ms\": 31987.25, \"median_ttft_ms\": 31314.0, \"median_itl_ms\": 0.0, \"output_throughput\": 482.1, \"random_input_len\": 1024, \"random_output_len\": 128, \"random_range_ratio\": 0.0, \"duration\": 53.9, \"completed\": 99}\n",
+    )
+    .unwrap();
+    let out = ok(
+        dir.path(),
+        &[
+            "ingest",
+            "--set",
+            "label=current",
+            "sglang_1025_100_1024_128.jsonl",
+        ],
+    );
+    assert!(out.contains("sglang-bench"), "{out}");
+    assert_eq!(
+        csv(
+            dir.path(),
+            "SELECT framework, label, request_rate, mean_e2e_ms, median_ttft_ms, duration_ms, completed FROM runs"
+        ),
+        "framework,label,request_rate,mean_e2e_ms,median_ttft_ms,duration_ms,completed\nSGLang,current,Infinity,27600.5,31314.0,53900.0,99\n"
+    );
+}
+
+#[test]
+fn dry_run_commits_nothing_and_tables_lists_what_is_there() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("p.jsonl"),
+        "{\"a\": 1.5, \"num_tokens\": 3}\n{\"a\": 2}\n",
+    )
+    .unwrap();
+    let out = ok(dir.path(), &["ingest", "--dry-run", "p.jsonl"]);
+    assert!(
+        out.contains("dry run") && out.contains("num_tokens Int64") && out.contains("a Float64"),
+        "{out}"
+    );
+    assert!(ok(dir.path(), &["tables"]).contains("no tables yet"));
+    ok(dir.path(), &["ingest", "p.jsonl"]);
+    let tables = ok(dir.path(), &["tables"]);
+    assert!(tables.contains("p ") && tables.contains(" 2 "), "{tables}");
+    let schema = ok(dir.path(), &["schema", "p"]);
+    assert!(
+        schema.contains("num_tokens")
+            && schema.contains("BIGINT")
+            && schema.contains("_ingested_at"),
+        "{schema}"
+    );
+    let out = ok(dir.path(), &["compact", "--retain", "0s"]);
+    assert!(out.contains("p: "), "{out}");
+    assert_eq!(csv(dir.path(), "SELECT sum(a) AS s FROM p"), "s\n3.5\n");
+}
+
+#[test]
+fn demo_ingests_the_bundled_data_and_prints_a_first_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = ok(dir.path(), &["demo"]);
+    assert!(
+        out.contains(
+            "| DeepSpeed    | 1200 | 0.9762  | 0.9845   | 0.9197  | 7.79    | 5.14   | 0.1314 |"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("Try next"), "{out}");
+    // Running it again changes nothing.
+    let again = ok(dir.path(), &["demo"]);
+    assert!(again.contains("already ingested"), "{again}");
+    assert_eq!(
+        csv(dir.path(), "SELECT count(*) AS n FROM predictions"),
+        "n\n3600\n"
+    );
+}
+
+#[test]
+fn column_names_become_snake_case() {
+    use runlake_ingest::names::snake_case;
+    for (from, to) in [
+        ("Predicted Latency (ms)", "predicted_latency_ms"),
+        ("iterLatencyMS", "iter_latency_ms"),
+        ("Request Id", "request_id"),
+        ("p99.9_ttft_ms", "p99_9_ttft_ms"),
+        ("GPU KV cache usage %", "gpu_kv_cache_usage_pct"),
+        ("2nd", "_2nd"),
+        ("", "column"),
+    ] {
+        assert_eq!(snake_case(from), to, "{from}");
+    }
+}
