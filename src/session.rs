@@ -156,7 +156,7 @@ impl Session {
             vec![datafusion::arrow::array::RecordBatch::new_empty(Arc::new(
                 df_schema_of(&self.ctx, name)
                     .await
-                    .unwrap_or_else(|| datafusion::arrow::datatypes::Schema::empty()),
+                    .unwrap_or_else(datafusion::arrow::datatypes::Schema::empty),
             ))]
         } else {
             batches
@@ -204,13 +204,13 @@ impl Session {
 
 /// The lake table a statement names (`t`, `public.t`, `runlake.public.t`).
 fn lake_table_name(reference: &TableReference) -> Result<String> {
-    if let Some(schema) = reference.schema() {
-        if schema != runlake_lake::SCHEMA {
-            return plan_err!(
-                "tables can only be created in schema '{}' of the lake, not '{schema}'",
-                runlake_lake::SCHEMA
-            );
-        }
+    if let Some(schema) = reference.schema()
+        && schema != runlake_lake::SCHEMA
+    {
+        return plan_err!(
+            "tables can only be created in schema '{}' of the lake, not '{schema}'",
+            runlake_lake::SCHEMA
+        );
     }
     let name = reference.table().to_string();
     runlake_lake::validate_table_name(&name).map_err(lake_error)?;

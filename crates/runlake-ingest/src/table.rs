@@ -302,7 +302,7 @@ fn convert(cell: Cell, kind: Kind) -> Result<Cell, String> {
         (Kind::Float, C::Int(i)) => C::Float(i as f64),
         (Kind::Float, C::Str(s)) => match parse_number(&s) {
             Ok(v) => Cell::from(v),
-            Err(()) => return Err(format!("not a number: '{}'", clip(&s))),
+            Err(_) => return Err(format!("not a number: '{}'", clip(&s))),
         },
         (Kind::Int, C::Int(i)) => C::Int(i),
         (Kind::Int, C::Float(f)) if f.fract() == 0.0 && f.abs() < 9.2e18 => C::Int(f as i64),

@@ -163,9 +163,13 @@ pub fn is_null_text(s: &str) -> bool {
         || t.eq_ignore_ascii_case("none")
 }
 
+/// Text that is not a number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotANumber;
+
 /// Parses a number written as text. `Ok(None)` for the null spellings, `NaN` for `NaN`,
 /// infinities for `inf` / `Infinity`; `Err` when the text is not a number.
-pub fn parse_number(s: &str) -> Result<Option<f64>, ()> {
+pub fn parse_number(s: &str) -> Result<Option<f64>, NotANumber> {
     if is_null_text(s) {
         return Ok(None);
     }
@@ -181,9 +185,9 @@ pub fn parse_number(s: &str) -> Result<Option<f64>, ()> {
         .bytes()
         .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E'))
     {
-        return Err(());
+        return Err(NotANumber);
     }
-    t.parse::<f64>().map(Some).map_err(|_| ())
+    t.parse::<f64>().map(Some).map_err(|_| NotANumber)
 }
 
 /// A JSON value as a cell, guessing the type (lists of numbers become number lists).

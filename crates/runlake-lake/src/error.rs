@@ -14,17 +14,8 @@ pub enum Error {
     #[error("table '{0}' does not exist in the lake")]
     TableNotFound(String),
 
-    #[error(
-        "{source_name}, line {line}, column '{column}': {found} values where table '{table}' holds {expected}; nothing was committed"
-    )]
-    TypeConflict {
-        table: String,
-        column: String,
-        source_name: String,
-        line: i64,
-        found: String,
-        expected: String,
-    },
+    #[error("{0}")]
+    TypeConflict(Box<TypeConflict>),
 
     #[error("table '{table}': {message}")]
     Write { table: String, message: String },
@@ -78,3 +69,17 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A column whose type differs from the table's.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error(
+    "{source_name}, line {line}, column '{column}': {found} values where table '{table}' holds {expected}; nothing was committed"
+)]
+pub struct TypeConflict {
+    pub table: String,
+    pub column: String,
+    pub source_name: String,
+    pub line: i64,
+    pub found: String,
+    pub expected: String,
+}

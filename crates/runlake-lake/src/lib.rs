@@ -38,7 +38,7 @@ use futures::{StreamExt, TryStreamExt};
 use object_store::ObjectStore;
 use object_store::path::Path;
 
-pub use crate::error::{Error, Result};
+pub use crate::error::{Error, Result, TypeConflict};
 pub use crate::ingest::{INGESTS, IngestOptions, IngestReport, REJECTS, TableReport};
 pub use crate::location::Location;
 pub use crate::maintain::{CompactReport, TableInfo};
@@ -471,14 +471,14 @@ fn conform(name: &str, batch: RecordBatch, table: &Schema) -> Result<RecordBatch
                     .map(|s| s.value(first).to_string())
             })
             .unwrap_or_default();
-        return Err(Error::TypeConflict {
+        return Err(Error::TypeConflict(Box::new(crate::error::TypeConflict {
             table: name.to_string(),
             column: field.name().clone(),
             source_name: source,
             line,
             found: field.data_type().to_string(),
             expected: want.to_string(),
-        });
+        })));
     }
     RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(|e| Error::Write {
         table: name.to_string(),

@@ -57,33 +57,32 @@ const CANONICAL: &[&str] = &[
 ];
 
 pub fn read(source: &Source) -> Result<Parsed> {
-    let records: Vec<(u64, Map<String, Value>, String)> =
-        if source.text()?.trim_start().starts_with(['[', '{']) {
-            let mut out = Vec::new();
-            for (line, value, raw) in json_stream(source)? {
-                match value {
-                    Value::Array(items) => {
-                        for (n, item) in items.into_iter().enumerate() {
-                            if let Value::Object(o) = item {
-                                let raw = Value::Object(o.clone()).to_string();
-                                out.push((n as u64 + 1, o, raw));
-                            }
+    let records: Vec<Rec> = if source.text()?.trim_start().starts_with(['[', '{']) {
+        let mut out = Vec::new();
+        for (line, value, raw) in json_stream(source)? {
+            match value {
+                Value::Array(items) => {
+                    for (n, item) in items.into_iter().enumerate() {
+                        if let Value::Object(o) = item {
+                            let raw = Value::Object(o.clone()).to_string();
+                            out.push((n as u64 + 1, o, raw));
                         }
                     }
-                    Value::Object(o) => out.push((line, o, raw)),
-                    _ => {
-                        return Err(super::not_format(
-                            source,
-                            Format::LlamaBench,
-                            "expected JSON objects",
-                        ));
-                    }
+                }
+                Value::Object(o) => out.push((line, o, raw)),
+                _ => {
+                    return Err(super::not_format(
+                        source,
+                        Format::LlamaBench,
+                        "expected JSON objects",
+                    ));
                 }
             }
-            out
-        } else {
-            csv_records(source)?
-        };
+        }
+        out
+    } else {
+        csv_records(source)?
+    };
     let mut runs = runs_table();
     let count = records.len();
     for (line, o, raw) in records {
@@ -131,7 +130,10 @@ pub fn read(source: &Source) -> Result<Parsed> {
 
 /// `llama-bench -o csv` quotes every value: each row becomes a JSON object of strings
 /// (numbers are read from them by the typed getters).
-fn csv_records(source: &Source) -> Result<Vec<(u64, Map<String, Value>, String)>> {
+/// A record: its line, its fields, its raw text.
+type Rec = (u64, Map<String, Value>, String);
+
+fn csv_records(source: &Source) -> Result<Vec<Rec>> {
     let text = source.text()?;
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)

@@ -162,7 +162,7 @@ fn detail_key(key: &str) -> String {
         return key.to_string();
     };
     let (body, unit) = match rest.rsplit_once('_') {
-        Some((b, u)) if u == "ns" => (b, "_ns"),
+        Some((b, "ns")) => (b, "_ns"),
         _ => (rest, ""),
     };
     let body = body.replace("time_per_output_token", "time_to_output_token");

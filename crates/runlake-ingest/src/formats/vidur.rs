@@ -57,7 +57,7 @@ pub fn read(source: &Source) -> Result<Parsed> {
             let v = record.get(col(name)?)?;
             match parse_number(v) {
                 Ok(x) => x,
-                Err(()) => {
+                Err(_) => {
                     bad.get_or_insert((name.to_string(), v.to_string()));
                     None
                 }

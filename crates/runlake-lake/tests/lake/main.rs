@@ -195,7 +195,7 @@ async fn new_columns_are_added_and_type_conflicts_commit_nothing() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, Error::TypeConflict { ref table, ref column, .. } if table == "runs" && column == "e2e_ms"),
+        matches!(err, Error::TypeConflict(ref c) if c.table == "runs" && c.column == "e2e_ms"),
         "{err}"
     );
     assert!(
