@@ -68,11 +68,12 @@ pub async fn ingest(lake: &Lake, args: IngestArgs) -> Result<ExitCode, String> {
     if let Some(t) = &args.table {
         runlake_lake::validate_table_name(t).map_err(|e| e.to_string())?;
     }
-    let options = IngestOptions {
+    let mut options = IngestOptions {
         read: Options {
             format,
             table: args.table.clone(),
             timezone_offset_s: parse_offset(&args.timezone)?,
+            progress: None,
         },
         tags,
         max_bad_rows: args.max_bad_rows,
@@ -82,11 +83,14 @@ pub async fn ingest(lake: &Lake, args: IngestArgs) -> Result<ExitCode, String> {
     let inputs = expand(&args.paths)?;
     let (mut failed, mut done) = (0usize, 0usize);
     let total = inputs.len();
-    let terminal = std::io::stderr().is_terminal();
+    let status = std::io::stderr()
+        .is_terminal()
+        .then(|| StatusLine::start(total));
+    options.read.progress = status.as_ref().map(|s| s.progress.clone());
     for (n, input) in inputs.iter().enumerate() {
         let started = Instant::now();
-        if terminal {
-            eprint!("\r[{}/{total}] {} ...", n + 1, input.display());
+        if let Some(status) = &status {
+            status.next_file(n, &input.display().to_string());
         }
         let source = if input.as_os_str() == "-" {
             Source::from_stdin()
@@ -100,8 +104,8 @@ pub async fn ingest(lake: &Lake, args: IngestArgs) -> Result<ExitCode, String> {
                 .map_err(|e| e.to_string()),
             Err(e) => Err(e.to_string()),
         };
-        if terminal {
-            eprint!("\r\x1b[2K");
+        if let Some(status) = &status {
+            status.clear();
         }
         match result {
             Ok(report) => {
@@ -114,6 +118,7 @@ pub async fn ingest(lake: &Lake, args: IngestArgs) -> Result<ExitCode, String> {
             }
         }
     }
+    drop(status);
     if total > 1 {
         println!("{done} file(s) ingested, {failed} failed");
     }
@@ -122,6 +127,99 @@ pub async fn ingest(lake: &Lake, args: IngestArgs) -> Result<ExitCode, String> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The progress bar of a long ingest on a terminal: files done, the current file and
+/// phase, rows read and rows/s, redrawn on standard error a few times a second.
+struct StatusLine {
+    progress: runlake_ingest::Progress,
+    shared: std::sync::Arc<std::sync::Mutex<StatusState>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+#[derive(Default)]
+struct StatusState {
+    file: String,
+    index: usize,
+    started: Option<Instant>,
+    visible: bool,
+}
+
+impl StatusLine {
+    fn start(total: usize) -> Self {
+        use std::sync::atomic::Ordering;
+        let progress = runlake_ingest::Progress::default();
+        let shared = std::sync::Arc::new(std::sync::Mutex::new(StatusState::default()));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let thread = {
+            let (progress, shared, stop) = (progress.clone(), shared.clone(), stop.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(150));
+                    let Ok(mut state) = shared.lock() else { return };
+                    let Some(started) = state.started else {
+                        continue;
+                    };
+                    let elapsed = started.elapsed().as_secs_f64();
+                    if elapsed < 0.5 {
+                        continue; // short files finish before a bar is worth drawing
+                    }
+                    let rows = progress.rows();
+                    let width = 20;
+                    let filled = state.index * width / total.max(1);
+                    eprint!(
+                        "\r\x1b[2K[{}{}] {}/{total} {}  {}  {} rows  {:.0} rows/s  {:.1}s",
+                        "#".repeat(filled),
+                        "-".repeat(width - filled),
+                        state.index + 1,
+                        state.file,
+                        progress.phase(),
+                        rows,
+                        rows as f64 / elapsed.max(1e-3),
+                        elapsed
+                    );
+                    state.visible = true;
+                }
+            })
+        };
+        Self {
+            progress,
+            shared,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn next_file(&self, index: usize, file: &str) {
+        self.progress.start();
+        if let Ok(mut state) = self.shared.lock() {
+            state.index = index;
+            state.file = file.to_string();
+            state.started = Some(Instant::now());
+        }
+    }
+
+    /// Erases the line (before a file's summary is printed).
+    fn clear(&self) {
+        if let Ok(mut state) = self.shared.lock() {
+            state.started = None;
+            if state.visible {
+                eprint!("\r\x1b[2K");
+                state.visible = false;
+            }
+        }
+    }
+}
+
+impl Drop for StatusLine {
+    fn drop(&mut self) {
+        self.clear();
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 fn print_report(report: &IngestReport, took: Duration, dry_run: bool) {

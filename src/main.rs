@@ -18,7 +18,8 @@ use crate::session::Session;
 #[derive(Debug, Parser)]
 #[command(name = "runlake", version, about, long_about = None)]
 struct Cli {
-    /// Where the lake lives: a path, file:// URL or memory:// (tests).
+    /// Where the lake lives: a path, file:// URL, s3://bucket/prefix (also gs://, az://),
+    /// or memory:// (tests).
     #[arg(
         long,
         global = true,
@@ -26,6 +27,12 @@ struct Cli {
         default_value = "./runlake-data"
     )]
     lake: String,
+
+    /// A setting of the lake's object store, e.g. endpoint=http://127.0.0.1:9000,
+    /// region=eu-west-1, allow_http=true (repeatable; the standard AWS_*, GOOGLE_* and
+    /// AZURE_* environment variables are read too).
+    #[arg(long = "storage-option", global = true, value_name = "KEY=VALUE")]
+    storage_options: Vec<String>,
 
     #[command(subcommand)]
     command: Command,
@@ -85,6 +92,14 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Like every Unix filter: a closed pipe (`runlake sql ... | head`) ends the process
+    // quietly instead of failing a write.
+    #[cfg(unix)]
+    #[allow(unsafe_code)]
+    // SAFETY: restores the default disposition of SIGPIPE before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -106,8 +121,14 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<ExitCode, String> {
-    let lake = runlake_lake::Lake::open(&cli.lake, std::collections::HashMap::new())
-        .map_err(|e| e.to_string())?;
+    let mut storage_options = std::collections::HashMap::new();
+    for item in &cli.storage_options {
+        let (k, v) = item
+            .split_once('=')
+            .ok_or_else(|| format!("--storage-option '{item}': expected KEY=VALUE"))?;
+        storage_options.insert(k.trim().to_string(), v.to_string());
+    }
+    let lake = runlake_lake::Lake::open(&cli.lake, storage_options).map_err(|e| e.to_string())?;
     match cli.command {
         Command::Demo => commands::demo(&lake).await,
         Command::Ingest(args) => commands::ingest(&lake, args).await,
@@ -124,6 +145,9 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             let session = Session::open(lake)
                 .await
                 .map_err(|e| output::one_line(&e.to_string()))?;
+            for warning in session.warnings() {
+                eprintln!("runlake: warning: {warning}");
+            }
             let text = match (file, sql) {
                 (Some(path), _) => std::fs::read_to_string(&path)
                     .map_err(|e| format!("cannot read {}: {e}", path.display()))?,

@@ -1,7 +1,9 @@
-//! The SQL session: a DataFusion context with every runlake function, the lake's tables,
-//! and files queried by path. Statements that write (`CREATE TABLE [AS]`, `INSERT INTO`,
-//! `DROP TABLE`) act on the lake and persist; the rest that would only change an
-//! in-memory catalog are refused (never a silently lost table).
+//! The SQL session: a DataFusion context with every runlake function, the lake's tables
+//! and views, and files queried by path. Statements that write (`CREATE TABLE [AS]`,
+//! `INSERT INTO`, `CREATE VIEW`, `DROP TABLE`, `DROP VIEW`) act on the lake and persist;
+//! the rest that would only change an in-memory catalog are refused (never a silently
+//! lost table). `CREATE TEMPORARY VIEW` is the one explicit exception: it lasts for the
+//! session.
 
 use std::io::Write;
 use std::path::Path;
@@ -24,6 +26,7 @@ use crate::output::{Format, Printer};
 pub struct Session {
     ctx: SessionContext,
     lake: Lake,
+    warnings: Vec<String>,
 }
 
 impl Session {
@@ -35,7 +38,18 @@ impl Session {
         let ctx = SessionContext::new_with_config(config).enable_url_table();
         runlake_functions::register_all(&ctx)?;
         lake.register(&ctx).await.map_err(lake_error)?;
-        Ok(Self { ctx, lake })
+        let warnings = lake.register_views(&ctx).await.map_err(lake_error)?;
+        Ok(Self {
+            ctx,
+            lake,
+            warnings,
+        })
+    }
+
+    /// What went wrong opening the session without stopping it (views that no longer
+    /// plan).
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
     }
 
     /// Runs every statement of `text` in order, printing each result to `out`.
@@ -92,9 +106,55 @@ impl Session {
     }
 
     /// Runs a statement that writes to the lake: `CREATE TABLE [AS]`, `INSERT INTO` a lake
-    /// table, `DROP TABLE`. Returns what it did, or `None` for any other statement.
+    /// table, `DROP TABLE`, `CREATE [OR REPLACE] VIEW`, `DROP VIEW`. Returns what it did,
+    /// or `None` for any other statement.
     async fn write(&self, plan: LogicalPlan) -> Result<Option<String>> {
         match plan {
+            LogicalPlan::Ddl(DdlStatement::CreateView(ref create)) if !create.temporary => {
+                let name = lake_table_name(&create.name)?;
+                if self.lake.table(&name).await.map_err(lake_error)?.is_some() {
+                    return plan_err!("'{name}' is a table in the lake; a view needs another name");
+                }
+                let Some(statement) = create.definition.clone() else {
+                    return plan_err!("CREATE VIEW {name}: the statement's text is not available");
+                };
+                // Creating it in this session first checks the name and the query.
+                self.ctx.execute_logical_plan(plan.clone()).await?;
+                self.lake
+                    .save_view(&name, Some(&statement))
+                    .await
+                    .map_err(lake_error)?;
+                Ok(Some(format!("created view {name}")))
+            }
+            LogicalPlan::Ddl(DdlStatement::DropView(ref drop)) => {
+                let name = lake_table_name(&drop.name)?;
+                let persisted = self
+                    .lake
+                    .views()
+                    .await
+                    .map_err(lake_error)?
+                    .iter()
+                    .any(|(n, _)| *n == name);
+                let live = self.ctx.table_exist(TableReference::full(
+                    runlake_lake::CATALOG,
+                    runlake_lake::SCHEMA,
+                    name.clone(),
+                ))?;
+                if !persisted && !live {
+                    return if drop.if_exists {
+                        Ok(Some(format!("no view {name}")))
+                    } else {
+                        plan_err!("DROP VIEW {name}: no such view")
+                    };
+                }
+                if live {
+                    self.ctx.execute_logical_plan(plan.clone()).await?;
+                }
+                if persisted {
+                    self.lake.save_view(&name, None).await.map_err(lake_error)?;
+                }
+                Ok(Some(format!("dropped view {name}")))
+            }
             LogicalPlan::Ddl(DdlStatement::CreateMemoryTable(create)) => {
                 let name = lake_table_name(&create.name)?;
                 if self.lake.table(&name).await.map_err(lake_error)?.is_some() {
@@ -318,7 +378,8 @@ fn refuse_writes(plan: &LogicalPlan) -> Result<()> {
         LogicalPlan::Ddl(ddl) => match ddl {
             DdlStatement::CreateMemoryTable(_) => Some("CREATE TABLE"),
             DdlStatement::CreateExternalTable(_) => Some("CREATE EXTERNAL TABLE"),
-            DdlStatement::CreateView(_) => Some("CREATE VIEW"),
+            DdlStatement::CreateView(v) if !v.temporary => Some("CREATE VIEW"),
+            DdlStatement::CreateView(_) => None,
             DdlStatement::CreateCatalog(_) | DdlStatement::CreateCatalogSchema(_) => {
                 Some("CREATE SCHEMA")
             }
@@ -344,7 +405,7 @@ fn refuse_writes(plan: &LogicalPlan) -> Result<()> {
         Some(what) => Err(DataFusionError::Plan(format!(
             "{what} is not supported on the lake yet: it would change only this session's \
              in-memory catalog and be silently lost when the command exits. The lake \
-             persists CREATE TABLE [AS], INSERT INTO and DROP TABLE"
+             persists CREATE TABLE [AS], INSERT INTO, CREATE VIEW and DROP TABLE / VIEW"
         ))),
         None => Ok(()),
     }

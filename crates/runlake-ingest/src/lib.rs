@@ -10,6 +10,7 @@ mod error;
 mod formats;
 mod generic;
 pub mod names;
+mod progress;
 mod source;
 pub mod table;
 pub mod value;
@@ -21,6 +22,7 @@ use datafusion::arrow::datatypes::Schema;
 
 pub use crate::detect::detect;
 pub use crate::error::{Error, Result};
+pub use crate::progress::Progress;
 pub use crate::source::Source;
 pub use crate::table::{Kind, TableRows};
 use crate::value::Cell;
@@ -133,6 +135,8 @@ pub struct Options {
     pub table: Option<String>,
     /// Seconds east of UTC for times written without a zone (vLLM's `date`).
     pub timezone_offset_s: i32,
+    /// Receives the rows read, for a progress display.
+    pub progress: Option<Progress>,
 }
 
 /// The natural keys of the canonical tables: records already present under these keys
@@ -199,7 +203,9 @@ pub fn parse(source: &Source, options: &Options) -> Result<Parsed> {
         .table
         .clone()
         .unwrap_or_else(|| default_table_name(&source.name));
-    formats::read(format, source, &table, options)
+    progress::reporting(options.progress.as_ref(), || {
+        formats::read(format, source, &table, options)
+    })
 }
 
 impl Parsed {

@@ -138,6 +138,7 @@ impl TableRows {
             row[i] = cell;
         }
         self.rows.push((line, row));
+        crate::progress::rows_read(1);
     }
 
     /// Sets `name` to `value` on every row (the `--set` tags), overriding what the file

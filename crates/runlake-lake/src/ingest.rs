@@ -62,7 +62,13 @@ impl Lake {
     /// Ingests one source. Fails, committing nothing, when the source cannot be read,
     /// has more bad rows than allowed, or conflicts with a table's column types.
     pub async fn ingest(&self, source: &Source, options: &IngestOptions) -> Result<IngestReport> {
+        let progress = |phase: &str| {
+            if let Some(p) = &options.read.progress {
+                p.set_phase(phase);
+            }
+        };
         let mut parsed = runlake_ingest::parse(source, &options.read)?;
+        progress("typing");
         if !options.tags.is_empty() {
             parsed.set(&options.tags);
         }
@@ -149,6 +155,7 @@ impl Lake {
         let generic = format.is_generic();
         for (i, t) in outs.into_iter().enumerate() {
             let TableOut { table, batches, .. } = t;
+            progress(&format!("writing {table}"));
             let keys = natural_keys(&table);
             let outcome = self.append(&table, batches, &key, keys, !generic).await?;
             report.tables[i].written = match outcome {
@@ -156,6 +163,7 @@ impl Lake {
                 AppendOutcome::AlreadyCommitted => None,
             };
         }
+        progress("recording the ingest");
         let log = ingests_batch(&report, "ingest", now);
         self.append(INGESTS, vec![log], &key, &[], false).await?;
         Ok(report)

@@ -12,6 +12,7 @@ mod error;
 mod ingest;
 mod location;
 mod maintain;
+mod views;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -42,6 +43,7 @@ pub use crate::error::{Error, Result, TypeConflict};
 pub use crate::ingest::{INGESTS, IngestOptions, IngestReport, REJECTS, TableReport};
 pub use crate::location::Location;
 pub use crate::maintain::{CompactReport, TableInfo};
+pub use crate::views::VIEWS;
 
 /// The SQL catalog and schema lake tables appear under.
 pub const CATALOG: &str = "runlake";
@@ -105,6 +107,15 @@ impl Lake {
         self.location.child_url(name)
     }
 
+    /// Table `name`'s folder when the lake is a local folder.
+    fn local_dir(&self, name: &str) -> Result<Option<std::path::PathBuf>> {
+        let url = self.table_url(name)?;
+        Ok(match url.scheme() {
+            "file" => url.to_file_path().ok(),
+            _ => None,
+        })
+    }
+
     /// The names of the tables in the lake, sorted.
     pub async fn table_names(&self) -> Result<Vec<String>> {
         let listing = self
@@ -148,8 +159,7 @@ impl Lake {
 
     /// Table `name`, loaded if it exists, else a handle a first write creates.
     async fn table_or_empty(&self, name: &str) -> Result<DeltaTable> {
-        let url = self.table_url(name)?;
-        if let Ok(dir) = url.to_file_path() {
+        if let Some(dir) = self.local_dir(name)? {
             std::fs::create_dir_all(&dir).map_err(|e| Error::Io {
                 what: format!("creating the table folder {}", dir.display()),
                 source: e,
@@ -318,7 +328,7 @@ impl Lake {
             .try_collect::<Vec<Path>>()
             .await?;
         // A local folder keeps its (now empty) directories: remove them too.
-        if let Ok(dir) = self.table_url(name)?.to_file_path() {
+        if let Some(dir) = self.local_dir(name)? {
             match std::fs::remove_dir_all(&dir) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

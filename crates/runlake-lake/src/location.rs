@@ -1,11 +1,21 @@
-//! Where a lake lives: a local folder (a path or `file://` URL) or `memory://` (one
-//! in-process store, for tests). Every table handle of a lake shares the lake's root
-//! object store.
+//! Where a lake lives: a local folder (a path or `file://` URL), an object store bucket
+//! (`s3://`, `gs://`, `az://`), or `memory://` (one in-process store, for tests). Every
+//! table handle of a lake shares the lake's root object store.
+//!
+//! Cloud stores take their settings from the standard environment variables (`AWS_*`,
+//! `GOOGLE_*`, `AZURE_*`) and from storage options (`endpoint`, `region`, `allow_http`,
+//! ...), options winning. Delta commits on S3 use conditional puts (`If-None-Match`), which
+//! S3 and its common emulators support, so no external lock service is needed.
 
 use std::collections::HashMap;
-use std::sync::{Arc, LazyLock};
+use std::str::FromStr;
+use std::sync::{Arc, LazyLock, Once};
 
+use deltalake::logstore::{LogStore, LogStoreFactory, StorageConfig, logstore_factories};
 use object_store::ObjectStore;
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
+use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path;
@@ -35,9 +45,14 @@ impl Location {
             let mut url = Url::parse(location).map_err(|e| invalid(&e.to_string()))?;
             match url.scheme() {
                 "file" | "memory" => {}
+                "s3" | "s3a" | "gs" | "az" | "abfs" | "abfss" => {
+                    if url.host_str().is_none_or(str::is_empty) {
+                        return Err(invalid("the URL names no bucket"));
+                    }
+                }
                 other => {
                     return Err(invalid(&format!(
-                        "the {other}:// scheme is not supported by this build (supported: a path, file://, memory://)"
+                        "the {other}:// scheme is not supported (supported: a path, file://, s3://, gs://, az://, memory://)"
                     )));
                 }
             }
@@ -91,13 +106,113 @@ impl Location {
         }
     }
 
+    /// Whether the lake is in a cloud object store (no local folders to create).
+    pub fn is_remote(&self) -> bool {
+        !matches!(self.url.scheme(), "file" | "memory")
+    }
+
     /// The object store that holds the whole lake, addressed from its root (`/` for
-    /// local folders).
-    pub fn object_store(&self, _options: &HashMap<String, String>) -> Result<Arc<dyn ObjectStore>> {
+    /// local folders, the bucket for cloud stores). Unknown storage options are an error
+    /// that names them.
+    pub fn object_store(&self, options: &HashMap<String, String>) -> Result<Arc<dyn ObjectStore>> {
+        register_cloud_log_stores();
+        let bad_option = |key: &str, e: &dyn std::fmt::Display| Error::InvalidLocation {
+            location: self.url.to_string(),
+            reason: format!("storage option '{key}': {e}"),
+        };
+        let local_only = |scheme: &str| -> Result<()> {
+            match options.keys().next() {
+                Some(key) => Err(bad_option(
+                    key,
+                    &format!("{scheme} lakes take no storage options"),
+                )),
+                None => Ok(()),
+            }
+        };
         Ok(match self.url.scheme() {
-            "memory" => MEMORY.clone(),
-            _ => Arc::new(LocalFileSystem::new()),
+            "memory" => {
+                local_only("memory://")?;
+                MEMORY.clone()
+            }
+            "file" => {
+                local_only("local")?;
+                Arc::new(LocalFileSystem::new())
+            }
+            "s3" | "s3a" => {
+                let mut b = AmazonS3Builder::from_env().with_url(self.url.as_str());
+                for (k, v) in options {
+                    let key = AmazonS3ConfigKey::from_str(&k.to_ascii_lowercase())
+                        .map_err(|e| bad_option(k, &e))?;
+                    b = b.with_config(key, v);
+                }
+                self.built(b.build())?
+            }
+            "gs" => {
+                let mut b = GoogleCloudStorageBuilder::from_env().with_url(self.url.as_str());
+                for (k, v) in options {
+                    let key = GoogleConfigKey::from_str(&k.to_ascii_lowercase())
+                        .map_err(|e| bad_option(k, &e))?;
+                    b = b.with_config(key, v);
+                }
+                self.built(b.build())?
+            }
+            _ => {
+                let mut b = MicrosoftAzureBuilder::from_env().with_url(self.url.as_str());
+                for (k, v) in options {
+                    let key = AzureConfigKey::from_str(&k.to_ascii_lowercase())
+                        .map_err(|e| bad_option(k, &e))?;
+                    b = b.with_config(key, v);
+                }
+                self.built(b.build())?
+            }
         })
+    }
+}
+
+impl Location {
+    fn built<S: ObjectStore>(
+        &self,
+        store: object_store::Result<S>,
+    ) -> Result<Arc<dyn ObjectStore>> {
+        match store {
+            Ok(store) => Ok(Arc::new(store)),
+            Err(e) => Err(Error::InvalidLocation {
+                location: self.url.to_string(),
+                reason: e.to_string(),
+            }),
+        }
+    }
+}
+
+/// Delta's default log store (commits by conditional put) for the cloud schemes; the
+/// `deltalake` crate registers only `file://` and `memory://` itself.
+fn register_cloud_log_stores() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let registry = logstore_factories();
+        for scheme in ["s3", "s3a", "gs", "az", "abfs", "abfss"] {
+            let url = Url::parse(&format!("{scheme}://")).expect("a valid scheme URL");
+            registry.insert(url, Arc::new(ConditionalPutLogStore));
+        }
+    });
+}
+
+struct ConditionalPutLogStore;
+
+impl LogStoreFactory for ConditionalPutLogStore {
+    fn with_options(
+        &self,
+        prefixed_store: Arc<dyn ObjectStore>,
+        root_store: Arc<dyn ObjectStore>,
+        location: &Url,
+        options: &StorageConfig,
+    ) -> deltalake::DeltaResult<Arc<dyn LogStore>> {
+        Ok(deltalake::logstore::default_logstore(
+            prefixed_store,
+            root_store,
+            location,
+            options,
+        ))
     }
 }
 
