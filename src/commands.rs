@@ -24,7 +24,7 @@ pub struct IngestArgs {
     table: Option<String>,
     /// The format (default: detected from the content): csv, tsv, json, jsonl, parquet,
     /// arrow, vllm-bench, sglang-bench, sched-steps, llama-bench, guidellm, llmperf,
-    /// mlperf, vidur.
+    /// mlperf, vidur, genai-perf, aiperf, otlp.
     #[arg(long, default_value = "auto")]
     format: String,
     /// Add or override a column on every row written, e.g. --set framework=vllm
@@ -492,6 +492,26 @@ const DEMO_FILES: &[(&str, Option<&str>, &[u8])] = &[
         include_bytes!("../examples/data/predictions.csv"),
     ),
     (
+        "examples/data/scheduler_profiling_chunk_2048.jsonl.gz",
+        None,
+        include_bytes!("../examples/data/scheduler_profiling_chunk_2048.jsonl.gz"),
+    ),
+    (
+        "examples/data/pipeline_traces.json.gz",
+        None,
+        include_bytes!("../examples/data/pipeline_traces.json.gz"),
+    ),
+    (
+        "examples/data/bench_baseline.json",
+        None,
+        include_bytes!("../examples/data/bench_baseline.json"),
+    ),
+    (
+        "examples/data/bench_current.json",
+        None,
+        include_bytes!("../examples/data/bench_current.json"),
+    ),
+    (
         "sql/framework_aliases.csv",
         Some("framework_aliases"),
         include_bytes!("../sql/framework_aliases.csv"),
@@ -570,9 +590,15 @@ pub async fn demo(lake: &Lake) -> Result<ExitCode, String> {
         "\nTry next:
   runlake tables                        what the lake holds
   runlake schema requests               columns and types of a table
-  runlake sql \"SELECT tool, model, mean_ttft_ms, p99_ttft_ms FROM runs\"
   runlake sql                           an interactive SQL shell
-  runlake ingest my_results.json        your own vLLM / SGLang / GuideLLM / llmperf / MLPerf / llama-bench output"
+  runlake sql \"SELECT label, model, request_rate, mean_ttft_ms, p99_ttft_ms FROM runs WHERE tool = 'vllm-bench' ORDER BY model, request_rate, label\"
+                                        baseline vs current benchmark runs
+  runlake sql \"SELECT num_running_reqs, count(*) AS n, avg(model_run_duration_ms) AS mean_ms, cv(model_run_duration_ms) AS cv FROM steps WHERE total_scheduled_tokens = 2048 GROUP BY 1 ORDER BY 1\"
+                                        what drives a scheduler step's model run time
+  runlake sql \"SELECT name, count(*) AS n, p50(duration_ms) AS p50_ms, p99(duration_ms) AS p99_ms FROM spans GROUP BY name ORDER BY p99_ms DESC\"
+                                        pipeline components, slowest tail first
+  runlake ingest my_results.json        your own vLLM / SGLang / GuideLLM / llmperf / MLPerf / llama-bench /
+                                        GenAI-Perf / AIPerf / OTLP output (--set label=... to tag runs)"
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -206,6 +206,7 @@ impl Session {
     /// Runs `input` and appends its rows to lake table `name` in one commit.
     async fn append(&self, name: &str, input: LogicalPlan, what: &str) -> Result<usize> {
         let df = self.ctx.execute_logical_plan(input).await?;
+        let schema = Arc::new(df.schema().as_arrow().clone());
         let batches = df.collect().await?;
         let rows = batches.iter().map(|b| b.num_rows()).sum();
         let nanos = std::time::SystemTime::now()
@@ -213,11 +214,7 @@ impl Session {
             .map_or(0, |d| d.as_nanos());
         let key = runlake_lake::CommitKey::new(format!("sql:{what}:{nanos}"));
         let batches = if batches.is_empty() {
-            vec![datafusion::arrow::array::RecordBatch::new_empty(Arc::new(
-                df_schema_of(&self.ctx, name)
-                    .await
-                    .unwrap_or_else(datafusion::arrow::datatypes::Schema::empty),
-            ))]
+            vec![datafusion::arrow::array::RecordBatch::new_empty(schema)]
         } else {
             batches
         };
@@ -275,16 +272,6 @@ fn lake_table_name(reference: &TableReference) -> Result<String> {
     let name = reference.table().to_string();
     runlake_lake::validate_table_name(&name).map_err(lake_error)?;
     Ok(name)
-}
-
-async fn df_schema_of(
-    ctx: &SessionContext,
-    name: &str,
-) -> Option<datafusion::arrow::datatypes::Schema> {
-    ctx.table(name)
-        .await
-        .ok()
-        .map(|t| t.schema().as_arrow().clone())
 }
 
 pub fn lake_error(e: runlake_lake::Error) -> DataFusionError {

@@ -412,6 +412,39 @@ fn demo_ingests_the_bundled_data_and_prints_a_first_report() {
         csv(dir.path(), "SELECT count(*) AS n FROM predictions"),
         "n\n3600\n"
     );
+    // Data for each report kind: prefill/decode pairs, scheduler steps with chunk-size
+    // lists, pipeline spans per query, labelled benchmark runs with a regression.
+    assert_eq!(
+        csv(
+            dir.path(),
+            "SELECT phase, count(*) AS n FROM predictions GROUP BY phase ORDER BY phase"
+        ),
+        "phase,n\ndecode,1800\nprefill,1800\n"
+    );
+    assert_eq!(
+        csv(
+            dir.path(),
+            "SELECT count(*) AS n, count(DISTINCT run_id) AS runs, min(array_length(chunk_sizes)) > 0 AS lists, \
+             sum(CASE WHEN total_scheduled_tokens = 2048 THEN 1 ELSE 0 END) > 500 AS full_budget FROM steps"
+        ),
+        "n,runs,lists,full_budget\n1500,1,true,true\n"
+    );
+    assert_eq!(
+        csv(
+            dir.path(),
+            "SELECT name, count(*) AS n FROM spans GROUP BY name ORDER BY name"
+        ),
+        "name,n\ndecode,240\ndetokenize,240\nllm_request,240\nprefill,240\nqueue,240\ntokenize,240\n"
+    );
+    assert_eq!(
+        csv(
+            dir.path(),
+            "SELECT c.model, round(c.mean_ttft_ms / b.mean_ttft_ms, 2) AS ratio \
+             FROM runs b JOIN runs c ON b.model = c.model AND b.request_rate = c.request_rate \
+             WHERE b.label = 'baseline' AND c.label = 'current' AND b.request_rate = 'Infinity' ORDER BY 1"
+        ),
+        "model,ratio\nQwen/Qwen2.5-14B-Instruct,1.13\nmeta-llama/Llama-3.1-8B-Instruct,1.05\n"
+    );
 }
 
 #[test]
@@ -428,4 +461,264 @@ fn column_names_become_snake_case() {
     ] {
         assert_eq!(snake_case(from), to, "{from}");
     }
+}
+
+/// GenAI-Perf's raw `profile_export.json` (Perf Analyzer): nanosecond timestamps per
+/// request and per streamed chunk; usage in the last chunk.
+#[test]
+fn genai_perf_raw_export_gives_requests_from_nanosecond_timestamps() {
+    let dir = tempfile::tempdir().unwrap();
+    let chunk = |usage: &str| {
+        format!(
+            r#"{{"response": "data: {{\"id\":\"c1\",\"choices\":[{{\"delta\":{{\"content\":\"hi\"}}}}]{usage}}}\n\n"}}"#
+        )
+    };
+    let request = |t0: i64, gaps_ms: &[i64], completion: usize| {
+        let mut stamps = vec![];
+        let mut t = t0;
+        for g in gaps_ms {
+            t += g * 1_000_000;
+            stamps.push(t.to_string());
+        }
+        let mut outputs: Vec<String> = (1..gaps_ms.len()).map(|_| chunk("")).collect();
+        outputs.push(chunk(&format!(
+            r#",\"usage\":{{\"prompt_tokens\":550,\"completion_tokens\":{completion}}}"#
+        )));
+        format!(
+            r#"{{"timestamp": {t0}, "request_inputs": {{"payload": "{{\"messages\":[{{\"role\":\"user\",\"content\":\"x\"}}],\"model\":\"gpt2\",\"stream\":true}}"}}, "response_timestamps": [{}], "response_outputs": [{}]}}"#,
+            stamps.join(", "),
+            outputs.join(", ")
+        )
+    };
+    let t0 = 1_764_000_000_000_000_000i64;
+    let doc = format!(
+        r#"{{"experiments": [{{"experiment": {{"mode": "concurrency", "value": 4}}, "requests": [{}, {}], "window_boundaries": [{t0}, {}]}}], "version": "0.0.16", "service_kind": "openai", "endpoint": "v1/chat/completions"}}"#,
+        request(t0, &[120, 10, 12, 14], 4),
+        request(t0 + 5_000_000, &[200, 20], 2),
+        t0 + 400_000_000
+    );
+    std::fs::write(dir.path().join("profile_export.json"), doc).unwrap();
+    let out = ok(dir.path(), &["ingest", "profile_export.json"]);
+    assert!(
+        out.contains("genai-perf") && out.contains("requests +2") && out.contains("runs +1"),
+        "{out}"
+    );
+    assert_eq!(
+        csv(
+            dir.path(),
+            "SELECT request_index, model, input_tokens, output_tokens, ttft_ms, e2e_ms, tpot_ms, itl_ms, started_at, success FROM requests ORDER BY request_index"
+        ),
+        "request_index,model,input_tokens,output_tokens,ttft_ms,e2e_ms,tpot_ms,itl_ms,started_at,success\n\
+         0,gpt2,550,4,120.0,156.0,12.0,\"[10.0, 12.0, 14.0]\",2025-11-24T16:00:00Z,true\n\
+         1,gpt2,550,2,200.0,220.0,20.0,[20.0],2025-11-24T16:00:00.005Z,true\n"
+    );
+    assert_eq!(
+        csv(
+            dir.path(),
+            "SELECT tool, tool_version, backend, model, max_concurrency, num_requests, failed, duration_ms, config FROM runs"
+        ),
+        "tool,tool_version,backend,model,max_concurrency,num_requests,failed,duration_ms,config\n\
+         genai-perf,0.0.16,openai,gpt2,4,2,0,225.0,\"{\"\"endpoint\"\":\"\"v1/chat/completions\"\",\"\"experiment\"\":{\"\"mode\"\":\"\"concurrency\"\",\"\"value\"\":4},\"\"service_kind\"\":\"\"openai\"\"}\"\n"
+    );
+}
+
+/// GenAI-Perf's and AIPerf's summary exports: metric objects that carry their unit.
+#[test]
+fn genai_perf_and_aiperf_summaries_convert_each_metric_from_its_unit() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("profile_export_genai_perf.json"),
+        r#"{"request_throughput": {"unit": "requests/sec", "avg": 3.5}, "request_latency": {"unit": "ms", "avg": 900.5, "p50": 880.0, "p90": 990.0, "p95": 1000.0, "p99": 1100.0, "min": 700.0, "max": 1200.0, "std": 50.0}, "time_to_first_token": {"unit": "ms", "avg": 45.0, "p50": 44.0, "p99": 80.0, "std": 5.0}, "inter_token_latency": {"unit": "ms", "avg": 7.5, "p99": 9.0}, "output_token_throughput": {"unit": "tokens/sec", "avg": 410.0}, "request_count": {"unit": "count", "avg": 120}, "input_config": {"model": ["gpt2"], "concurrency": 4, "endpoint_type": "chat"}}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("profile_export_aiperf.json"),
+        r#"{"time_to_first_token": {"unit": "ns", "avg": 45000000.0, "p99": 81000000.0}, "request_latency": {"unit": "sec", "avg": 0.9, "p95": 1.25}, "inter_chunk_latency": {"unit": "ms", "avg": 7.25}, "benchmark_duration": {"unit": "sec", "avg": 60.0}, "request_count": {"unit": "requests", "avg": 200}, "input_config": {"endpoint": {"model_names": ["Qwen/Qwen3-0.6B"]}}, "was_cancelled": false}"#,
+    )
+    .unwrap();
+    let out = ok(
+        dir.path(),
+        &[
+            "ingest",
+            "profile_export_genai_perf.json",
+            "profile_export_aiperf.json",
+        ],
+    );
+    assert!(
+        out.contains("genai-perf") && out.contains("aiperf"),
+        "{out}"
+    );
+    assert_eq!(
+        csv(
+            dir.path(),
+            "SELECT tool, model, num_requests, request_throughput, output_throughput, duration_ms, mean_ttft_ms, p99_ttft_ms, mean_e2e_ms, median_e2e_ms, p95_e2e_ms, std_e2e_ms, mean_tpot_ms, mean_itl_ms FROM runs ORDER BY tool"
+        ),
+        "tool,model,num_requests,request_throughput,output_throughput,duration_ms,mean_ttft_ms,p99_ttft_ms,mean_e2e_ms,median_e2e_ms,p95_e2e_ms,std_e2e_ms,mean_tpot_ms,mean_itl_ms\n\
+         aiperf,Qwen/Qwen3-0.6B,200,,,60000.0,45.0,81.0,900.0,,1250.0,,,7.25\n\
+         genai-perf,gpt2,120,3.5,410.0,,45.0,80.0,900.5,880.0,1000.0,50.0,7.5,\n"
+    );
+}
+
+/// AIPerf's per-request `profile_export.jsonl`: units travel with each value.
+#[test]
+fn aiperf_jsonl_gives_one_run_and_its_requests() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = |i: i64, ttft_ns: i64, error: &str| {
+        format!(
+            r#"{{"metadata": {{"session_num": {i}, "x_request_id": "r{i}", "x_correlation_id": "c{i}", "conversation_id": "conv", "turn_index": 0, "request_start_ns": {}, "request_ack_ns": null, "request_end_ns": {}, "worker_id": "w1", "record_processor_id": "p1", "benchmark_phase": "profiling", "was_cancelled": false, "cancellation_time_ns": null}}, "metrics": {{"time_to_first_token": {{"value": {ttft_ns}, "unit": "ns"}}, "request_latency": {{"value": 0.5, "unit": "sec"}}, "inter_chunk_latency": {{"value": [10.0, 12.5], "unit": "ms"}}, "input_sequence_length": {{"value": 100, "unit": "tokens"}}, "output_sequence_length": {{"value": 3, "unit": "tokens"}}}}, "error": {error}}}"#,
+            1_764_000_000_000_000_000i64 + i * 1_000_000_000,
+            1_764_000_000_500_000_000i64 + i * 1_000_000_000
+        )
+    };
+    let text = format!(
+        "{}\n{}\n",
+        record(0, 40_000_000, "null"),
+        record(
+            1,
+            60_000_000,
+            r#"{"code": 500, "type": "ServerError", "message": "overloaded"}"#
+        )
+    );
+    std::fs::write(dir.path().join("profile_export.jsonl"), text).unwrap();
+    let out = ok(dir.path(), &["ingest", "profile_export.jsonl"]);
+    assert!(
+        out.contains("aiperf") && out.contains("requests +2") && out.contains("runs +1"),
+        "{out}"
+    );
+    assert_eq!(
+        csv(
+            dir.path(),
+            "SELECT request_index, input_tokens, output_tokens, ttft_ms, e2e_ms, tpot_ms, itl_ms, success, error FROM requests ORDER BY request_index"
+        ),
+        "request_index,input_tokens,output_tokens,ttft_ms,e2e_ms,tpot_ms,itl_ms,success,error\n\
+         0,100,3,40.0,500.0,230.0,\"[10.0, 12.5]\",true,\n\
+         1,100,3,60.0,500.0,220.0,\"[10.0, 12.5]\",false,overloaded\n"
+    );
+    assert_eq!(
+        csv(
+            dir.path(),
+            "SELECT tool, num_requests, completed, failed, duration_ms FROM runs"
+        ),
+        "tool,num_requests,completed,failed,duration_ms\naiperf,2,1,1,1500.0\n"
+    );
+}
+
+/// OTLP/JSON traces (one document, and the Collector's JSON lines): a `spans` row per
+/// span, nanosecond times, attributes unwrapped; the demo's pipeline file is gzipped.
+#[test]
+fn otlp_traces_land_in_spans() {
+    let dir = tempfile::tempdir().unwrap();
+    let doc = |trace: &str| {
+        format!(
+            r#"{{"resourceSpans": [{{"resource": {{"attributes": [{{"key": "service.name", "value": {{"stringValue": "vllm"}}}}]}}, "scopeSpans": [{{"scope": {{"name": "vllm.tracing"}}, "spans": [{{"traceId": "{trace}", "spanId": "00f067aa0ba902b7", "name": "llm_request", "kind": 2, "startTimeUnixNano": "1764000000000000000", "endTimeUnixNano": "1764000001250000000", "attributes": [{{"key": "gen_ai.usage.prompt_tokens", "value": {{"intValue": "812"}}}}, {{"key": "gen_ai.latency.time_to_first_token", "value": {{"doubleValue": 0.125}}}}, {{"key": "gen_ai.response.finish_reasons", "value": {{"arrayValue": {{"values": [{{"stringValue": "stop"}}]}}}}}}], "status": {{"code": 1}}}}, {{"traceId": "{trace}", "spanId": "11f067aa0ba902b7", "parentSpanId": "00f067aa0ba902b7", "name": "prefill", "startTimeUnixNano": "1764000000000000000", "endTimeUnixNano": "1764000000125500000", "status": {{"code": 2, "message": "oom"}}}}]}}]}}]}}"#
+        )
+    };
+    std::fs::write(
+        dir.path().join("trace.json"),
+        doc("4bf92f3577b34da6a3ce929d0e0e4736"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("collector.jsonl"),
+        format!(
+            "{}\n{}\n",
+            doc("aaaa0000000000000000000000000001"),
+            doc("aaaa0000000000000000000000000002")
+        ),
+    )
+    .unwrap();
+    let out = ok(dir.path(), &["ingest", "trace.json", "collector.jsonl"]);
+    assert!(out.contains("otlp, 2 records -> spans +2"), "{out}");
+    assert!(out.contains("otlp, 4 records -> spans +4"), "{out}");
+    assert_eq!(
+        csv(
+            dir.path(),
+            "SELECT name, service, parent_span_id, start_time, duration_ms, status, kind, scope, attributes, _line FROM spans WHERE trace_id = '4bf92f3577b34da6a3ce929d0e0e4736' ORDER BY name"
+        ),
+        "name,service,parent_span_id,start_time,duration_ms,status,kind,scope,attributes,_line\n\
+         llm_request,vllm,,2025-11-24T16:00:00Z,1250.0,ok,server,vllm.tracing,\"{\"\"gen_ai.latency.time_to_first_token\"\":0.125,\"\"gen_ai.response.finish_reasons\"\":[\"\"stop\"\"],\"\"gen_ai.usage.prompt_tokens\"\":812}\",1\n\
+         prefill,vllm,00f067aa0ba902b7,2025-11-24T16:00:00Z,125.5,error,,vllm.tracing,,2\n"
+    );
+    assert_eq!(
+        csv(
+            dir.path(),
+            "SELECT _line, count(*) AS n FROM spans WHERE _source = 'collector.jsonl' GROUP BY _line ORDER BY _line"
+        ),
+        "_line,n\n1,2\n2,2\n"
+    );
+    // Spans are keyed by (trace_id, span_id): the same file again adds nothing.
+    let again = ok(dir.path(), &["ingest", "--force", "trace.json"]);
+    assert!(again.contains("spans +0 (2 already present)"), "{again}");
+}
+
+/// GuideLLM v0.4+ (`metadata`, `scheduler_metrics`, per-request `info.timings` and
+/// `input_metrics` / `output_metrics`, no `duration`): the shape of guidellm's
+/// schemas/generative at v0.5.
+#[test]
+fn guidellm_v04_reports_map_to_runs_and_requests() {
+    let dir = tempfile::tempdir().unwrap();
+    let dist = |mean: f64, median: f64, p99: f64| {
+        format!(
+            r#"{{"successful": {{"mean": {mean}, "median": {median}, "mode": {median}, "variance": 1.0, "std_dev": 1.0, "min": 0.0, "max": 9.0, "count": 2, "total_sum": 2.0, "percentiles": {{"p001": 0.0, "p01": 0.0, "p05": 0.0, "p10": 0.0, "p25": 0.0, "p50": {median}, "p75": 0.0, "p90": {p99}, "p95": {p99}, "p99": {p99}, "p999": {p99}}}, "pdf": null}}, "errored": null, "incomplete": null, "total": null}}"#
+        )
+    };
+    let request = |id: &str, start: f64, latency: f64, ttft: f64| {
+        format!(
+            r#"{{"request_id": "{id}", "request_type": "text_completions", "response_id": "x", "request_args": null, "output": "hello", "info": {{"request_id": "{id}", "status": "completed", "timings": {{"request_start": {start}, "request_end": {}}}}}, "input_metrics": {{"text_tokens": 128, "text_words": 90}}, "output_metrics": {{"text_tokens": 16}}, "request_latency": {latency}, "time_to_first_token_ms": {ttft}, "time_per_output_token_ms": 20.0, "inter_token_latency_ms": 21.0}}"#,
+            start + latency
+        )
+    };
+    let doc = format!(
+        r#"{{"metadata": {{"version": 2, "guidellm_version": "0.5.4", "python_version": "3.12", "platform": "linux"}}, "args": {{"model": "Qwen/Qwen3-0.6B", "target": "http://localhost:8000"}}, "benchmarks": [{{"type_": "generative_benchmark", "config": {{"strategy": {{"type_": "constant", "rate": 2.5}}}}, "scheduler_state": {{}}, "scheduler_metrics": {{"start_time": 1764000000.0, "request_start_time": 1764000000.1, "measure_start_time": 1764000001.0, "measure_end_time": 1764000031.5, "request_end_time": 1764000031.6, "end_time": 1764000032.0, "requests_made": {{"successful": 2, "errored": 0, "incomplete": 0, "total": 2}}}}, "metrics": {{"requests_per_second": {}, "request_latency": {}, "time_to_first_token_ms": {}, "output_tokens_per_second": {}}}, "requests": {{"successful": [{}, {}], "errored": [], "incomplete": []}}}}]}}"#,
+        dist(2.4, 2.4, 2.4),
+        dist(0.75, 0.7, 0.9),
+        dist(45.0, 44.0, 60.0),
+        dist(30.0, 30.0, 30.0),
+        request("a", 1764000001.25, 0.5, 40.0),
+        request("b", 1764000002.0, 1.0, 50.0),
+    );
+    std::fs::write(dir.path().join("benchmarks.json"), doc).unwrap();
+    let out = ok(dir.path(), &["ingest", "benchmarks.json"]);
+    assert!(
+        out.contains("guidellm") && out.contains("requests +2") && out.contains("runs +1"),
+        "{out}"
+    );
+    assert_eq!(
+        csv(
+            dir.path(),
+            "SELECT tool, tool_version, model, request_rate, duration_ms, num_requests, completed, request_throughput, mean_e2e_ms, median_e2e_ms, p99_e2e_ms, mean_ttft_ms, p99_ttft_ms FROM runs"
+        ),
+        "tool,tool_version,model,request_rate,duration_ms,num_requests,completed,request_throughput,mean_e2e_ms,median_e2e_ms,p99_e2e_ms,mean_ttft_ms,p99_ttft_ms\n\
+         guidellm,0.5.4,Qwen/Qwen3-0.6B,2.5,30500.0,2,2,2.4,750.0,700.0,900.0,45.0,60.0\n"
+    );
+    assert_eq!(
+        csv(
+            dir.path(),
+            "SELECT request_index, input_tokens, output_tokens, ttft_ms, tpot_ms, e2e_ms, started_at, success FROM requests ORDER BY request_index"
+        ),
+        "request_index,input_tokens,output_tokens,ttft_ms,tpot_ms,e2e_ms,started_at,success\n\
+         0,128,16,40.0,20.0,500.0,2025-11-24T16:00:01.250Z,true\n\
+         1,128,16,50.0,20.0,1000.0,2025-11-24T16:00:02Z,true\n"
+    );
+}
+
+#[test]
+fn predictions_always_have_their_canonical_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("pairs.csv"),
+        "framework,predicted_ms,actual_ms,batch\nvLLM,10,12,4\n",
+    )
+    .unwrap();
+    ok(
+        dir.path(),
+        &["ingest", "--table", "predictions", "pairs.csv"],
+    );
+    assert_eq!(
+        csv(
+            dir.path(),
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'predictions' AND column_name NOT LIKE '\\_%' ESCAPE '\\' ORDER BY ordinal_position"
+        ),
+        "column_name,data_type\nframework,Utf8View\npredicted_ms,Float64\nactual_ms,Float64\nbatch,Float64\nmodel,Utf8View\nhardware,Utf8View\nphase,Utf8View\nkey,Utf8View\npredictor,Utf8View\nrun_id,Utf8View\n"
+    );
 }

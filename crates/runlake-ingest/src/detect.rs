@@ -83,6 +83,32 @@ fn detect_record(record: &Value) -> Option<Format> {
         return None;
     };
     let has = |k: &str| o.contains_key(k);
+    if has("resourceSpans") {
+        return Some(Format::Otlp);
+    }
+    if has("experiments") && (has("service_kind") || has("endpoint")) {
+        return Some(Format::GenaiPerf);
+    }
+    if let Some(Value::Object(meta)) = o.get("metadata")
+        && (meta.contains_key("x_request_id") || meta.contains_key("request_start_ns"))
+        && has("metrics")
+    {
+        return Some(Format::Aiperf);
+    }
+    if has("input_config") {
+        let metric = |k: &str| o.get(k).is_some_and(|m| m.get("unit").is_some());
+        if metric("request_latency") || metric("time_to_first_token") {
+            let aiperf = has("was_cancelled")
+                || has("error_summary")
+                || metric("benchmark_duration")
+                || metric("inter_chunk_latency");
+            return Some(if aiperf {
+                Format::Aiperf
+            } else {
+                Format::GenaiPerf
+            });
+        }
+    }
     if let Some(Value::Array(b)) = o.get("benchmarks") {
         let generative = b
             .first()

@@ -44,6 +44,9 @@ pub enum Format {
     Llmperf,
     Mlperf,
     Vidur,
+    GenaiPerf,
+    Aiperf,
+    Otlp,
 }
 
 impl Format {
@@ -62,6 +65,9 @@ impl Format {
         Format::Llmperf,
         Format::Mlperf,
         Format::Vidur,
+        Format::GenaiPerf,
+        Format::Aiperf,
+        Format::Otlp,
     ];
 
     pub fn name(self) -> &'static str {
@@ -80,6 +86,9 @@ impl Format {
             Format::Llmperf => "llmperf",
             Format::Mlperf => "mlperf",
             Format::Vidur => "vidur",
+            Format::GenaiPerf => "genai-perf",
+            Format::Aiperf => "aiperf",
+            Format::Otlp => "otlp",
         }
     }
 
@@ -90,6 +99,8 @@ impl Format {
             "vllm" => "vllm-bench",
             "sglang" => "sglang-bench",
             "steps" => "sched-steps",
+            "genai_perf" | "genaiperf" => "genai-perf",
+            "otel" | "opentelemetry" => "otlp",
             other => other,
         };
         Format::ALL.iter().copied().find(|f| f.name() == name)
@@ -203,10 +214,36 @@ pub fn parse(source: &Source, options: &Options) -> Result<Parsed> {
         .table
         .clone()
         .unwrap_or_else(|| default_table_name(&source.name));
-    progress::reporting(options.progress.as_ref(), || {
+    let mut parsed = progress::reporting(options.progress.as_ref(), || {
         formats::read(format, source, &table, options)
-    })
+    })?;
+    for t in &mut parsed.tables {
+        if let TableData::Rows(rows) = t
+            && rows.table == "predictions"
+        {
+            // The canonical columns reports rely on exist even when a file lacks some.
+            for (name, kind) in PREDICTIONS {
+                if !rows.has_column(name) {
+                    rows.declare(name, *kind);
+                }
+            }
+        }
+    }
+    Ok(parsed)
 }
+
+/// The canonical columns of `predictions` (more may follow from the input).
+pub const PREDICTIONS: &[(&str, Kind)] = &[
+    ("framework", Kind::Str),
+    ("model", Kind::Str),
+    ("hardware", Kind::Str),
+    ("phase", Kind::Str),
+    ("key", Kind::Str),
+    ("predicted_ms", Kind::Float),
+    ("actual_ms", Kind::Float),
+    ("predictor", Kind::Str),
+    ("run_id", Kind::Str),
+];
 
 impl Parsed {
     /// Applies the `--set` tags to every row of every table.

@@ -105,6 +105,10 @@ impl TableRows {
         self.declared.insert(name.to_string(), kind);
     }
 
+    pub fn has_column(&self, name: &str) -> bool {
+        self.index.contains_key(name)
+    }
+
     /// Adds a column (in order) without declaring its type.
     pub fn push_column(&mut self, name: &str) {
         self.column(name);

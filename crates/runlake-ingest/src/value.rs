@@ -63,25 +63,9 @@ pub fn parse_json(text: &str) -> Result<Value, serde_json::Error> {
 fn quote_special_floats(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = String::with_capacity(text.len() + 16);
-    let mut i = 0;
-    let mut in_string = false;
-    let mut start = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        if in_string {
-            if b == b'\\' {
-                i += 2;
-                continue;
-            }
-            if b == b'"' {
-                in_string = false;
-            }
-            i += 1;
-            continue;
-        }
-        if b == b'"' {
-            in_string = true;
-            i += 1;
+    let (mut start, mut next) = (0, 0);
+    for i in outside_strings(bytes) {
+        if i < next {
             continue;
         }
         if let Some(token) = ["-Infinity", "Infinity", "NaN"]
@@ -92,17 +76,37 @@ fn quote_special_floats(text: &str) -> String {
             out.push('"');
             out.push_str(token);
             out.push('"');
-            i += token.len();
-            start = i;
-            continue;
+            next = i + token.len();
+            start = next;
         }
-        i += 1;
     }
     if start == 0 {
         return text.to_string();
     }
     out.push_str(&text[start..]);
     out
+}
+
+/// The positions of the bytes of JSON text outside string literals (and their quotes).
+pub(crate) fn outside_strings(bytes: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    let (mut i, mut in_string) = (0, false);
+    std::iter::from_fn(move || {
+        while i < bytes.len() {
+            let (at, b) = (i, bytes[i]);
+            if in_string {
+                i += if b == b'\\' { 2 } else { 1 };
+                in_string = b != b'"';
+                continue;
+            }
+            i += 1;
+            if b == b'"' {
+                in_string = true;
+                continue;
+            }
+            return Some(at);
+        }
+        None
+    })
 }
 
 /// Reads a number from JSON: a number, or a string holding one (`"550"`, `"1.250"`,
@@ -124,10 +128,15 @@ pub fn as_i64(v: &Value) -> Option<i64> {
                 .filter(|f| f.fract() == 0.0 && f.abs() < 9.2e18)
                 .map(|f| f as i64)
         }),
-        Value::String(s) => match parse_number(s) {
-            Ok(Some(f)) if f.fract() == 0.0 && f.abs() < 9.2e18 => Some(f as i64),
-            _ => None,
-        },
+        // Exact first: nanosecond timestamps do not survive a trip through f64.
+        Value::String(s) => s
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .or_else(|| match parse_number(s) {
+                Ok(Some(f)) if f.fract() == 0.0 && f.abs() < 9.2e18 => Some(f as i64),
+                _ => None,
+            }),
         _ => None,
     }
 }

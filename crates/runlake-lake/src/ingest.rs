@@ -5,9 +5,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
-use datafusion::arrow::datatypes::{DataType, Field, Schema};
-use runlake_ingest::table::timestamp_type;
+use datafusion::arrow::array::{
+    ArrayRef, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
+};
+use datafusion::arrow::datatypes::{Field, Schema};
 use runlake_ingest::{Format, Options, Reject, Source, TableOut, natural_keys};
 
 use crate::{AppendOutcome, CommitKey, Error, Lake, Result};
@@ -205,42 +206,33 @@ fn now_us() -> i64 {
 
 fn rejects_batch(target: &str, source: &str, rejects: &[Reject], now: i64) -> RecordBatch {
     let n = rejects.len();
-    let schema = Schema::new(vec![
-        Field::new("target_table", DataType::Utf8, true),
-        Field::new("source", DataType::Utf8, true),
-        Field::new("line", DataType::Int64, true),
-        Field::new("column_name", DataType::Utf8, true),
-        Field::new("reason", DataType::Utf8, true),
-        Field::new("raw", DataType::Utf8, true),
-        Field::new("_source", DataType::Utf8, true),
-        Field::new("_line", DataType::Int64, true),
-        Field::new("_ingested_at", timestamp_type(), true),
-    ]);
-    RecordBatch::try_new(
-        Arc::new(schema),
-        vec![
-            Arc::new(StringArray::from(vec![target; n])),
-            Arc::new(StringArray::from(vec![source; n])),
-            Arc::new(Int64Array::from_iter_values(
-                rejects.iter().map(|r| r.line as i64),
-            )),
+    let lines = || Int64Array::from_iter_values(rejects.iter().map(|r| r.line as i64));
+    batch(vec![
+        ("target_table", Arc::new(StringArray::from(vec![target; n]))),
+        ("source", Arc::new(StringArray::from(vec![source; n]))),
+        ("line", Arc::new(lines())),
+        (
+            "column_name",
             Arc::new(StringArray::from_iter(
                 rejects.iter().map(|r| r.column.clone()),
             )),
+        ),
+        (
+            "reason",
             Arc::new(StringArray::from_iter_values(
                 rejects.iter().map(|r| r.reason.clone()),
             )),
+        ),
+        (
+            "raw",
             Arc::new(StringArray::from_iter_values(
                 rejects.iter().map(|r| r.raw.clone()),
             )),
-            Arc::new(StringArray::from(vec![source; n])),
-            Arc::new(Int64Array::from_iter_values(
-                rejects.iter().map(|r| r.line as i64),
-            )),
-            Arc::new(TimestampMicrosecondArray::from(vec![now; n]).with_timezone("UTC")),
-        ],
-    )
-    .expect("the rejects schema fits")
+        ),
+        ("_source", Arc::new(StringArray::from(vec![source; n]))),
+        ("_line", Arc::new(lines())),
+        ("_ingested_at", timestamps(now, n)),
+    ])
 }
 
 /// The `_ingests` rows of one ingest (one per table) or one forget.
@@ -254,32 +246,41 @@ pub(crate) fn ingests_rows(
     now: i64,
 ) -> RecordBatch {
     let n = tables.len();
-    let schema = Schema::new(vec![
-        Field::new("sha256", DataType::Utf8, true),
-        Field::new("source", DataType::Utf8, true),
-        Field::new("table_name", DataType::Utf8, true),
-        Field::new("format", DataType::Utf8, true),
-        Field::new("rows", DataType::Int64, true),
-        Field::new("rejects", DataType::Int64, true),
-        Field::new("action", DataType::Utf8, true),
-        Field::new("ingested_at", timestamp_type(), true),
-    ]);
-    RecordBatch::try_new(
-        Arc::new(schema),
-        vec![
-            Arc::new(StringArray::from(vec![sha256; n])),
-            Arc::new(StringArray::from(vec![source; n])),
+    batch(vec![
+        ("sha256", Arc::new(StringArray::from(vec![sha256; n]))),
+        ("source", Arc::new(StringArray::from(vec![source; n]))),
+        (
+            "table_name",
             Arc::new(StringArray::from_iter_values(
                 tables.iter().map(|t| t.0.clone()),
             )),
-            Arc::new(StringArray::from(vec![format; n])),
+        ),
+        ("format", Arc::new(StringArray::from(vec![format; n]))),
+        (
+            "rows",
             Arc::new(Int64Array::from_iter(tables.iter().map(|t| t.1))),
-            Arc::new(Int64Array::from(vec![rejects; n])),
-            Arc::new(StringArray::from(vec![action; n])),
-            Arc::new(TimestampMicrosecondArray::from(vec![now; n]).with_timezone("UTC")),
-        ],
+        ),
+        ("rejects", Arc::new(Int64Array::from(vec![rejects; n]))),
+        ("action", Arc::new(StringArray::from(vec![action; n]))),
+        ("ingested_at", timestamps(now, n)),
+    ])
+}
+
+fn timestamps(us: i64, n: usize) -> ArrayRef {
+    Arc::new(TimestampMicrosecondArray::from(vec![us; n]).with_timezone("UTC"))
+}
+
+/// A batch of nullable columns, typed by their arrays.
+fn batch(columns: Vec<(&str, ArrayRef)>) -> RecordBatch {
+    let fields: Vec<Field> = columns
+        .iter()
+        .map(|(name, array)| Field::new(*name, array.data_type().clone(), true))
+        .collect();
+    RecordBatch::try_new(
+        Arc::new(Schema::new(fields)),
+        columns.into_iter().map(|(_, a)| a).collect(),
     )
-    .expect("the ingests schema fits")
+    .expect("columns of one length")
 }
 
 fn ingests_batch(report: &IngestReport, action: &str, now: i64) -> RecordBatch {

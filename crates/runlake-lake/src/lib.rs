@@ -229,7 +229,9 @@ impl Lake {
                 .with_application_transactions(txns)
                 .with_create_checkpoint(true);
             let written = table
-                .write(if rows == 0 { Vec::new() } else { vec![batch] })
+                // An empty batch still commits, so the key is recorded even when every
+                // record was already present.
+                .write(vec![batch])
                 .with_save_mode(SaveMode::Append)
                 .with_schema_mode(deltalake::operations::write::SchemaMode::Merge)
                 .with_writer_properties(writer_properties())

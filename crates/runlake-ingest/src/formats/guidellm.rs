@@ -71,7 +71,17 @@ pub fn read(source: &Source) -> Result<Parsed> {
             }))
             .map_or(Cell::Null, Cell::Ts),
         );
-        r.f64("duration_ms", f(bo, "duration").map(|d| d * 1000.0));
+        // v0.3 writes `duration`; v0.4+ only the scheduler's times (the measured window
+        // when it has one).
+        let stat_f = |k: &str| stats.and_then(|s| s.get(k)).and_then(crate::value::as_f64);
+        let window = stat_f("measure_end_time")
+            .zip(stat_f("measure_start_time"))
+            .or_else(|| stat_f("end_time").zip(stat_f("start_time")))
+            .map(|(end, start)| end - start);
+        r.f64(
+            "duration_ms",
+            f(bo, "duration").or(window).map(|d| d * 1000.0),
+        );
         let made_count = |k: &str| made.and_then(|m| m.get(k)).and_then(crate::value::as_i64);
         r.i64("num_requests", made_count("total"));
         r.i64("completed", made_count("successful"));
@@ -79,6 +89,8 @@ pub fn read(source: &Source) -> Result<Parsed> {
         r.f64(
             "request_rate",
             b.pointer("/args/strategy/rate")
+                .or_else(|| b.pointer("/config/strategy/rate"))
+                .or_else(|| b.pointer("/scheduler_state/strategy/rate"))
                 .and_then(crate::value::as_f64),
         );
         r.f64("request_throughput", metric("requests_per_second", "mean"));
@@ -149,8 +161,15 @@ fn request(
     r.str("run_id", Some(run_id.to_string()));
     r.i64("request_index", Some(index));
     r.str("model", model);
-    r.i64("input_tokens", i(q, "prompt_tokens"));
-    r.i64("output_tokens", i(q, "output_tokens"));
+    let tokens = |computed: &str, metrics: &str| {
+        i(q, computed).or_else(|| {
+            q.get(metrics)
+                .and_then(|m| m.get("text_tokens"))
+                .and_then(crate::value::as_i64)
+        })
+    };
+    r.i64("input_tokens", tokens("prompt_tokens", "input_metrics"));
+    r.i64("output_tokens", tokens("output_tokens", "output_metrics"));
     r.f64("ttft_ms", f(q, "time_to_first_token_ms"));
     r.f64("tpot_ms", f(q, "time_per_output_token_ms"));
     r.f64("e2e_ms", f(q, "request_latency").map(|s| s * 1000.0));

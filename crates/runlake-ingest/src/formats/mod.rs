@@ -1,9 +1,12 @@
 //! The tool formats, and the canonical tables they land in.
 
+mod aiperf;
+mod genai_perf;
 mod guidellm;
 mod llama_bench;
 mod llmperf;
 mod mlperf;
+mod otlp;
 mod serving;
 mod steps;
 mod vidur;
@@ -13,7 +16,7 @@ use serde_json::{Map, Value};
 use crate::generic;
 use crate::table::{Kind, TableRows};
 use crate::value::{Cell, as_f64, as_i64, as_str, parse_json, short_hash};
-use crate::{Error, Format, Options, Parsed, Result, Source, TableData};
+use crate::{Error, Format, Options, Parsed, Reject, Result, Source, TableData};
 
 /// Reads `source` as `format`.
 pub fn read(format: Format, source: &Source, table: &str, options: &Options) -> Result<Parsed> {
@@ -32,6 +35,9 @@ pub fn read(format: Format, source: &Source, table: &str, options: &Options) -> 
         Format::Llmperf => llmperf::read(source),
         Format::Mlperf => mlperf::read(source),
         Format::Vidur => vidur::read(source),
+        Format::GenaiPerf => genai_perf::read(source),
+        Format::Aiperf => aiperf::read(source),
+        Format::Otlp => otlp::read(source),
     }
 }
 
@@ -121,6 +127,66 @@ pub fn steps_table() -> TableRows {
             ("extra", Kind::Json),
         ],
     )
+}
+
+/// The columns of `spans`, in order.
+pub fn spans_table() -> TableRows {
+    TableRows::new(
+        "spans",
+        &[
+            ("trace_id", Kind::Str),
+            ("span_id", Kind::Str),
+            ("parent_span_id", Kind::Str),
+            ("name", Kind::Str),
+            ("service", Kind::Str),
+            ("start_time", Kind::Ts),
+            ("end_time", Kind::Ts),
+            ("duration_ms", Kind::Float),
+            ("status", Kind::Str),
+            ("attributes", Kind::Json),
+            ("scope", Kind::Str),
+            ("kind", Kind::Str),
+            ("extra", Kind::Json),
+        ],
+    )
+}
+
+/// Time per output token when a tool does not write it: (e2e - ttft) / (output tokens - 1),
+/// `None` for one output token or fewer.
+pub fn tpot(e2e_ms: Option<f64>, ttft_ms: Option<f64>, output_tokens: Option<i64>) -> Option<f64> {
+    match (e2e_ms, ttft_ms, output_tokens) {
+        (Some(e), Some(t), Some(n)) if n > 1 => Some((e - t) / (n - 1) as f64),
+        _ => None,
+    }
+}
+
+/// The non-empty lines of a JSON-lines log: (1-based line, text, the object or the bad
+/// row it makes).
+pub fn object_lines(
+    text: &str,
+) -> impl Iterator<Item = (u64, &str, std::result::Result<Map<String, Value>, Reject>)> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(n, line)| {
+            let line_no = n as u64 + 1;
+            let object = match parse_json(line) {
+                Ok(Value::Object(o)) => Ok(o),
+                Ok(_) => Err(line_reject(line_no, "not a JSON object", line)),
+                Err(e) => Err(line_reject(line_no, &format!("invalid JSON: {e}"), line)),
+            };
+            (line_no, line, object)
+        })
+}
+
+/// A bad line of a JSON-lines log.
+pub fn line_reject(line: u64, reason: &str, raw: &str) -> Reject {
+    Reject {
+        line,
+        column: None,
+        reason: reason.to_string(),
+        raw: raw.chars().take(2000).collect(),
+    }
 }
 
 /// A record under construction: canonical cells plus the leftover keys for `config` and
@@ -230,29 +296,15 @@ fn value_end(text: &str) -> Option<usize> {
         _ => return Some(text.find('\n').unwrap_or(text.len())),
     };
     let mut depth = 0i64;
-    let mut in_string = false;
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        if in_string {
-            if b == b'\\' {
-                i += 2;
-                continue;
-            }
-            if b == b'"' {
-                in_string = false;
-            }
-        } else if b == b'"' {
-            in_string = true;
-        } else if b == open {
+    for i in crate::value::outside_strings(bytes) {
+        if bytes[i] == open {
             depth += 1;
-        } else if b == close {
+        } else if bytes[i] == close {
             depth -= 1;
             if depth == 0 {
                 return Some(i + 1);
             }
         }
-        i += 1;
     }
     None
 }

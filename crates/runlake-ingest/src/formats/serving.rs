@@ -214,10 +214,7 @@ fn add_requests(
                 let gaps: f64 = itl_ms.as_ref()?.iter().flatten().sum();
                 ttft_ms.map(|t| t + gaps)
             });
-        let tpot_ms = match (e2e_ms, ttft_ms, output_tokens) {
-            (Some(e), Some(t), Some(n)) if n > 1 => Some((e - t) / (n - 1) as f64),
-            _ => None,
-        };
+        let tpot_ms = super::tpot(e2e_ms, ttft_ms, output_tokens);
         let success = error.is_none() && ttft_ms.is_some_and(|t| t > 0.0);
         let mut r = Record::default();
         r.str("run_id", Some(run_id.to_string()));

@@ -5,10 +5,10 @@
 
 use serde_json::Value;
 
-use super::{Record, f, i, steps_table};
+use super::{Record, f, i, object_lines, steps_table};
 use crate::table::parse_timestamp_us;
-use crate::value::{Cell, as_f64, as_i64, epoch_s_to_us, parse_json, short_hash};
-use crate::{Format, Parsed, Reject, Result, Source, TableData};
+use crate::value::{Cell, as_f64, as_i64, epoch_s_to_us, short_hash};
+use crate::{Format, Parsed, Result, Source, TableData};
 
 /// (canonical column, the keys that may hold it, first found wins).
 const FLOATS: &[(&str, &[&str])] = &[
@@ -51,20 +51,12 @@ pub fn read(source: &Source) -> Result<Parsed> {
     let mut rejects = Vec::new();
     let mut run_id: Option<String> = None;
     let mut records = 0;
-    for (n, line) in text.lines().enumerate() {
-        let line_no = n as u64 + 1;
-        if line.trim().is_empty() {
-            continue;
-        }
+    for (line_no, line, object) in object_lines(text) {
         records += 1;
-        let o = match parse_json(line) {
-            Ok(Value::Object(o)) => o,
-            Ok(_) => {
-                rejects.push(reject(line_no, "not a JSON object", line));
-                continue;
-            }
-            Err(e) => {
-                rejects.push(reject(line_no, &format!("invalid JSON: {e}"), line));
+        let o = match object {
+            Ok(o) => o,
+            Err(reject) => {
+                rejects.push(reject);
                 continue;
             }
         };
@@ -120,13 +112,4 @@ pub fn read(source: &Source) -> Result<Parsed> {
         renamed: Vec::new(),
         records,
     })
-}
-
-fn reject(line: u64, reason: &str, raw: &str) -> Reject {
-    Reject {
-        line,
-        column: None,
-        reason: reason.to_string(),
-        raw: raw.chars().take(2000).collect(),
-    }
 }
