@@ -2,6 +2,7 @@
 
 mod commands;
 mod output;
+mod server;
 mod session;
 mod shell;
 
@@ -72,6 +73,11 @@ enum Command {
         #[arg(long, default_value = "7d")]
         retain: String,
     },
+    /// Serve the lake over Arrow Flight SQL (ADBC, JDBC, Superset, Grafana, pyarrow).
+    Serve(server::ServeArgs),
+    /// Manage the server's users file.
+    #[command(subcommand)]
+    Users(server::UsersCommand),
     /// Run SQL against the lake and against files named by path, with every runlake
     /// function. Without SQL on a terminal, opens an interactive shell.
     Sql {
@@ -121,6 +127,9 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<ExitCode, String> {
+    if let Command::Users(command) = cli.command {
+        return server::users(command);
+    }
     let mut storage_options = std::collections::HashMap::new();
     for item in &cli.storage_options {
         let (k, v) = item
@@ -141,6 +150,8 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         }
         Command::Forget { source } => commands::forget(&lake, &source).await,
         Command::Compact { table, retain } => commands::compact(&lake, table, &retain).await,
+        Command::Serve(args) => server::serve(&lake, args).await,
+        Command::Users(_) => unreachable!("handled before the lake opens"),
         Command::Sql { format, file, sql } => {
             let session = Session::open(lake)
                 .await

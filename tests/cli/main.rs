@@ -2,6 +2,7 @@
 
 mod ingest;
 mod lake;
+mod serve;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -12,6 +12,7 @@ mod error;
 mod ingest;
 mod location;
 mod maintain;
+pub mod sql;
 mod views;
 
 use std::collections::{HashMap, HashSet};
@@ -36,8 +37,8 @@ use deltalake::kernel::transaction::CommitProperties;
 use deltalake::protocol::SaveMode;
 use deltalake::{DeltaTable, DeltaTableBuilder, DeltaTableError};
 use futures::{StreamExt, TryStreamExt};
-use object_store::ObjectStore;
 use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt};
 
 pub use crate::error::{Error, Result, TypeConflict};
 pub use crate::ingest::{INGESTS, IngestOptions, IngestReport, REJECTS, TableReport};
@@ -105,6 +106,28 @@ impl Lake {
     fn table_url(&self, name: &str) -> Result<url::Url> {
         validate_table_name(name)?;
         self.location.child_url(name)
+    }
+
+    /// A secret shared by every process on this lake (e.g. the key that signs the
+    /// server's tokens), kept at `_runlake/NAME`: created from `fresh` by the first caller,
+    /// read back by all the others.
+    pub async fn shared_secret(&self, name: &str, fresh: Vec<u8>) -> Result<Vec<u8>> {
+        let path = self.location.prefix().join("_runlake").join(name);
+        let put = self
+            .store
+            .put_opts(
+                &path,
+                fresh.clone().into(),
+                object_store::PutOptions::from(object_store::PutMode::Create),
+            )
+            .await;
+        match put {
+            Ok(_) => Ok(fresh),
+            Err(object_store::Error::AlreadyExists { .. }) => {
+                Ok(self.store.get(&path).await?.bytes().await?.to_vec())
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Table `name`'s folder when the lake is a local folder.
@@ -356,6 +379,17 @@ impl Lake {
 
     /// Registers every lake table in `ctx` as `runlake.public.<name>`.
     pub async fn register(&self, ctx: &SessionContext) -> Result<()> {
+        self.register_pinned(ctx, &HashMap::new()).await.map(|_| ())
+    }
+
+    /// Like [`Lake::register`], with the tables named in `pins` at those versions; returns
+    /// the version of every table registered. A pinned table that no longer exists is an
+    /// error.
+    pub async fn register_pinned(
+        &self,
+        ctx: &SessionContext,
+        pins: &HashMap<String, u64>,
+    ) -> Result<HashMap<String, u64>> {
         if ctx.catalog(CATALOG).is_none() {
             let catalog = datafusion::catalog::MemoryCatalogProvider::new();
             catalog.register_schema(
@@ -364,16 +398,31 @@ impl Lake {
             )?;
             ctx.register_catalog(CATALOG, Arc::new(catalog));
         }
-        for name in self.table_names().await? {
-            let table = self
-                .table(&name)
-                .await?
-                .ok_or_else(|| Error::TableNotFound(name.clone()))?;
+        let mut versions = HashMap::new();
+        let names = self.table_names().await?;
+        for name in pins.keys() {
+            if !names.contains(name) {
+                return Err(Error::TableNotFound(name.clone()));
+            }
+        }
+        for name in names {
+            let table = match pins.get(&name) {
+                Some(&version) => {
+                    let mut table = self.handle(&name)?;
+                    table.load_version(version).await?;
+                    table
+                }
+                None => self
+                    .table(&name)
+                    .await?
+                    .ok_or_else(|| Error::TableNotFound(name.clone()))?,
+            };
             table.update_datafusion_session(&ctx.state())?;
             let provider = table.table_provider().await?;
+            versions.insert(name.clone(), table.version().unwrap_or_default());
             ctx.register_table(TableReference::full(CATALOG, SCHEMA, name), provider)?;
         }
-        Ok(())
+        Ok(versions)
     }
 }
 

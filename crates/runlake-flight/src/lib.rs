@@ -1,0 +1,67 @@
+//! runlake's Arrow Flight SQL server: the lake's tables and views, every runlake
+//! function, bulk ingest and persistent DDL, for any Flight SQL client (ADBC, JDBC,
+//! Superset's `flightsql-dbapi`, Grafana, `pyarrow.flight`).
+
+pub mod auth;
+pub mod convert;
+mod error;
+mod metadata;
+mod service;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use arrow_flight::flight_service_server::FlightServiceServer;
+use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
+
+pub use crate::auth::{Principal, Role, Tokens, User, Users};
+pub use crate::error::{Error, Result};
+pub use crate::service::RunlakeFlightSql;
+
+/// TLS for the server: a certificate chain and key (PEM), and optionally the CA that
+/// client certificates must be signed by.
+#[derive(Debug, Clone)]
+pub struct Tls {
+    pub cert_pem: Vec<u8>,
+    pub key_pem: Vec<u8>,
+    pub client_ca_pem: Option<Vec<u8>>,
+}
+
+/// Largest message a client may send (bulk ingest batches).
+const MAX_MESSAGE_BYTES: usize = 256 * 1024 * 1024;
+
+/// Serves `service` on `listener` until `shutdown` completes.
+pub async fn serve(
+    service: RunlakeFlightSql,
+    listener: tokio::net::TcpListener,
+    tls: Option<Tls>,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> Result<()> {
+    let mut builder = Server::builder().http2_keepalive_interval(Some(Duration::from_secs(30)));
+    if let Some(tls) = tls {
+        let mut config =
+            ServerTlsConfig::new().identity(Identity::from_pem(tls.cert_pem, tls.key_pem));
+        if let Some(ca) = tls.client_ca_pem {
+            config = config.client_ca_root(Certificate::from_pem(ca));
+        }
+        builder = builder
+            .tls_config(config)
+            .map_err(|e| Error::InvalidArgument(format!("TLS: {e}")))?;
+    }
+    let flight = FlightServiceServer::new(service)
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    builder
+        .add_service(flight)
+        .serve_with_incoming_shutdown(
+            tonic::transport::server::TcpIncoming::from(listener),
+            shutdown,
+        )
+        .await
+        .map_err(|e| Error::Internal(format!("the server stopped: {e}")))
+}
+
+/// Whether `addr` is a loopback address (what the server may bind without `--users`).
+pub fn is_loopback(addr: &SocketAddr) -> bool {
+    addr.ip().is_loopback()
+}

@@ -1,0 +1,9 @@
+//! The protobuf messages of runlake's Flight SQL server: statement handles and tickets,
+//! token payloads, and Flight's session-option actions (`proto/runlake/v1/*.proto`,
+//! compiled by protox at build time).
+
+#![allow(missing_debug_implementations)]
+
+pub mod v1 {
+    include!(concat!(env!("OUT_DIR"), "/runlake.v1.rs"));
+}

@@ -1,0 +1,169 @@
+//! `runlake serve` and `runlake users`.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use runlake_flight::{Role, RunlakeFlightSql, Tls, Tokens, Users};
+use runlake_lake::Lake;
+
+use crate::commands::parse_duration;
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The address to listen on (port 0 picks a free port, printed at start).
+    #[arg(long, default_value = "127.0.0.1:50051")]
+    addr: SocketAddr,
+    /// The users file (see `runlake users`). Without it the server has one local user
+    /// with every right and listens on loopback addresses only.
+    #[arg(long, value_name = "FILE")]
+    users: Option<PathBuf>,
+    /// The key that signs bearer tokens (default: one kept in the lake, so every
+    /// server on the lake accepts the others' tokens).
+    #[arg(long, env = "RUNLAKE_TOKEN_SECRET", hide_env_values = true)]
+    token_secret: Option<String>,
+    /// How long a token is valid.
+    #[arg(long, default_value = "12h")]
+    token_ttl: String,
+    /// TLS certificate chain (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Require client certificates signed by this CA (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_client_ca: Option<PathBuf>,
+}
+
+pub async fn serve(lake: &Lake, args: ServeArgs) -> Result<ExitCode, String> {
+    let users = match &args.users {
+        Some(path) => Some(Users::load(path, false).map_err(|e| e.to_string())?),
+        None => {
+            if !runlake_flight::is_loopback(&args.addr) {
+                return Err(format!(
+                    "refusing to listen on {} without --users: anyone who can reach it would \
+                     have every right on the lake. Add users (runlake users add NAME --role read \
+                     --file users.json) and pass --users users.json, or listen on 127.0.0.1",
+                    args.addr
+                ));
+            }
+            None
+        }
+    };
+    let ttl = parse_duration(&args.token_ttl)?;
+    let secret = match &args.token_secret {
+        Some(s) => s.as_bytes().to_vec(),
+        None => {
+            let mut fresh = vec![0u8; 32];
+            getrandom_fill(&mut fresh)?;
+            lake.shared_secret("token-secret", fresh)
+                .await
+                .map_err(|e| e.to_string())?
+        }
+    };
+    let read =
+        |p: &PathBuf| std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()));
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(Tls {
+            cert_pem: read(cert)?,
+            key_pem: read(key)?,
+            client_ca_pem: args.tls_client_ca.as_ref().map(read).transpose()?,
+        }),
+        _ => None,
+    };
+    let service = RunlakeFlightSql::new(lake.clone(), users.clone(), Tokens::new(secret, ttl))
+        .await
+        .map_err(|e| e.to_string())?;
+    let listener = tokio::net::TcpListener::bind(args.addr)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
+    let bound = listener.local_addr().map_err(|e| e.to_string())?;
+    println!(
+        "runlake serve: Flight SQL on {}://{bound} (lake {}; {})",
+        if tls.is_some() { "grpc+tls" } else { "grpc" },
+        lake.location(),
+        match &users {
+            Some(u) => format!("{} user(s)", u.list().len()),
+            None => "no users file: local access only, every right".to_string(),
+        }
+    );
+    let _ = std::io::stdout().flush();
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+        eprintln!("runlake serve: stopping");
+    };
+    runlake_flight::serve(service, listener, tls, shutdown)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn getrandom_fill(buf: &mut [u8]) -> Result<(), String> {
+    getrandom::fill(buf).map_err(|e| format!("no randomness for the token key: {e}"))
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Add a user (or change one's role and password). The password is read from
+    /// standard input.
+    Add {
+        name: String,
+        /// read (queries), write (also ingest and create), admin (also drop and compact).
+        #[arg(long)]
+        role: String,
+        #[arg(long, value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// List the users and their roles.
+    List {
+        #[arg(long, value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Remove a user.
+    Remove {
+        name: String,
+        #[arg(long, value_name = "FILE")]
+        file: PathBuf,
+    },
+}
+
+pub fn users(command: UsersCommand) -> Result<ExitCode, String> {
+    match command {
+        UsersCommand::Add { name, role, file } => {
+            let role = Role::parse(&role).map_err(|e| e.to_string())?;
+            let mut users = Users::load(&file, true).map_err(|e| e.to_string())?;
+            if std::io::stdin().is_terminal() {
+                eprint!("password for {name}: ");
+            }
+            let mut password = String::new();
+            std::io::stdin()
+                .lock()
+                .read_line(&mut password)
+                .map_err(|e| format!("cannot read the password: {e}"))?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            users
+                .set(&name, role, password)
+                .map_err(|e| e.to_string())?;
+            users.save(&file).map_err(|e| e.to_string())?;
+            println!("user {name} ({}) saved in {}", role.name(), file.display());
+        }
+        UsersCommand::List { file } => {
+            let users = Users::load(&file, false).map_err(|e| e.to_string())?;
+            for u in users.list() {
+                println!("{}\t{}", u.name, u.role.name());
+            }
+        }
+        UsersCommand::Remove { name, file } => {
+            let mut users = Users::load(&file, false).map_err(|e| e.to_string())?;
+            if !users.remove(&name) {
+                return Err(format!("no user '{name}' in {}", file.display()));
+            }
+            users.save(&file).map_err(|e| e.to_string())?;
+            println!("user {name} removed from {}", file.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,344 @@
+//! `runlake serve` with clients nobody here wrote: the ADBC Flight SQL driver (DB-API),
+//! `pyarrow.flight`, and `flightsql-dbapi`'s SQLAlchemy dialect (Superset's path), driven
+//! by tests/python/flight_clients.py against a server on 127.0.0.1:0.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use serde_json::Value;
+
+use super::lake::test_python;
+use super::{ok, runlake, stderr};
+
+/// A running `runlake serve`; killed when dropped.
+struct Server {
+    child: Child,
+    uri: String,
+}
+
+impl Server {
+    fn start(dir: &Path, args: &[&str]) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_runlake"))
+            .args(["serve", "--addr", "127.0.0.1:0"])
+            .args(args)
+            .current_dir(dir)
+            .env("RUNLAKE_LAKE", dir.join("lake"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("runlake serve starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let address = line
+            .split("grpc://")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("runlake serve printed no address: {line:?}"));
+        Server {
+            child,
+            uri: format!("grpc://{address}"),
+        }
+    }
+
+    /// Runs a client scenario and returns what it printed.
+    fn client(&self, scenario: &str, credentials: Option<(&str, &str)>) -> Value {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/flight_clients.py");
+        let mut command = Command::new(test_python());
+        command.arg(script).arg(scenario).arg(&self.uri);
+        if let Some((user, password)) = credentials {
+            command.arg(user).arg(password);
+        }
+        let out = command.output().expect("python runs");
+        assert!(
+            out.status.success(),
+            "client {scenario} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8(out.stdout).unwrap();
+        serde_json::from_str(text.lines().last().unwrap_or_default())
+            .unwrap_or_else(|e| panic!("client {scenario} printed no JSON ({e}): {text}"))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn demo_lake() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    ok(dir.path(), &["demo"]);
+    dir
+}
+
+#[test]
+fn the_adbc_driver_queries_prepares_ingests_and_browses() {
+    let dir = demo_lake();
+    let server = Server::start(dir.path(), &[]);
+    let out = server.client("adbc", None);
+
+    // Exactly what `runlake sql` computes, to the last bit.
+    let local: Value = serde_json::from_str(&ok(
+        dir.path(),
+        &[
+            "sql",
+            "--format",
+            "json",
+            "SELECT framework, pearson(predicted_ms, actual_ms) AS r, mape(actual_ms, predicted_ms) AS m \
+             FROM predictions GROUP BY framework ORDER BY framework",
+        ],
+    ))
+    .unwrap();
+    let local: Vec<Value> = local
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| serde_json::json!([row["framework"], row["r"], row["m"]]))
+        .collect();
+    assert_eq!(out["accuracy"], Value::Array(local));
+    assert_eq!(out["accuracy"].as_array().unwrap().len(), 6);
+
+    // Prepared with parameters, `?` inside a literal left alone.
+    let count = ok(
+        dir.path(),
+        &[
+            "sql",
+            "--format",
+            "csv",
+            "SELECT count(*) AS n, sum(actual_ms) AS s FROM predictions WHERE framework = 'vLLM' AND batch_size > 8",
+        ],
+    );
+    let fields: Vec<&str> = count.lines().nth(1).unwrap().split(',').collect();
+    assert_eq!(out["prepared"][0][0], fields[0].parse::<i64>().unwrap());
+    assert_eq!(out["prepared"][0][1], fields[1].parse::<f64>().unwrap());
+    assert_eq!(
+        out["literal_question_mark"],
+        serde_json::json!([["it's ?", 41.5]])
+    );
+
+    // Metadata.
+    assert_eq!(
+        out["table_schema"][0],
+        serde_json::json!(["framework", "string"])
+    );
+    assert!(
+        out["table_schema"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!([
+                "_ingested_at",
+                "timestamp[ns, tz=UTC]"
+            ]))
+    );
+    let objects = out["objects"].as_array().unwrap();
+    for table in [
+        "predictions",
+        "runs",
+        "requests",
+        "steps",
+        "spans",
+        "framework_aliases",
+    ] {
+        assert!(
+            objects.contains(&serde_json::json!([
+                "runlake",
+                "public",
+                table,
+                "BASE TABLE"
+            ])),
+            "{table} missing from {objects:?}"
+        );
+    }
+    assert_eq!(
+        out["table_types"],
+        serde_json::json!(["BASE TABLE", "VIEW"])
+    );
+
+    // Bulk ingest through the lake's rules: snake_case names, flight:USER provenance,
+    // the same data twice lands once; executemany inserts every row.
+    assert_eq!(out["ingested"], 2);
+    assert_eq!(out["ingested_again"], 0);
+    assert_eq!(
+        out["uploads"],
+        serde_json::json!([
+            ["vLLM", 1.5, "flight:local"],
+            ["SGLang", 2.5, "flight:local"],
+            ["TensorRT-LLM", 3.0, null],
+            ["llama.cpp", 4.0, null],
+            ["Deepspeed", 5.5, null]
+        ])
+    );
+    assert_eq!(
+        out["create_view"],
+        serde_json::json!([["created view slow"]])
+    );
+    assert_eq!(out["view_rows"], 4);
+
+    // Errors carry their gRPC code.
+    let missing = out["missing_table"].as_str().unwrap();
+    assert!(
+        missing.starts_with("NOT_FOUND") && missing.contains("no_such_table"),
+        "{missing}"
+    );
+    let bad = out["bad_sql"].as_str().unwrap();
+    assert!(
+        bad.starts_with("INVALID_ARGUMENT") && bad.contains("SELEC"),
+        "{bad}"
+    );
+
+    // What the client wrote is in the lake, for every other tool.
+    let tables = ok(dir.path(), &["tables"]);
+    assert!(tables.contains("uploads"), "{tables}");
+    assert_eq!(
+        ok(
+            dir.path(),
+            &["sql", "--format", "csv", "SELECT count(*) AS n FROM slow"]
+        ),
+        "n\n4\n"
+    );
+}
+
+#[test]
+fn pyarrow_flight_sees_one_endpoint_and_the_advertised_schema() {
+    let dir = demo_lake();
+    let server = Server::start(dir.path(), &[]);
+    let out = server.client("pyarrow", None);
+    for query in ["aggregate", "statistics", "lists", "empty"] {
+        assert_eq!(out[query]["endpoints"], 1, "{query}");
+        assert_eq!(out[query]["locations"], 0, "{query}");
+        assert_eq!(out[query]["same_schema"], true, "{query}: {}", out[query]);
+    }
+    assert_eq!(out["aggregate"]["rows"], 6);
+    assert_eq!(
+        out["aggregate"]["schema"],
+        serde_json::json!([
+            ["framework", "string", true],
+            ["n", "int64", true],
+            ["mean_ms", "double", true]
+        ])
+    );
+    assert_eq!(
+        out["lists"]["schema"],
+        serde_json::json!([
+            ["run_id", "string", true],
+            ["itl_ms", "list<element: double>", true],
+            ["started_at", "timestamp[ns, tz=UTC]", true]
+        ])
+    );
+    assert_eq!(out["lists"]["rows"], 3);
+    assert_eq!(out["empty"]["rows"], 0);
+    assert_eq!(
+        out["table_types"],
+        serde_json::json!([{"table_type": "BASE TABLE"}, {"table_type": "VIEW"}])
+    );
+    assert!(
+        out["actions"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from("CreatePreparedStatement"))
+    );
+    assert!(out["session_options_bytes"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn users_sign_in_and_roles_limit_what_they_may_do() {
+    let dir = demo_lake();
+    let users = dir.path().join("users.json");
+    for (name, role, password) in [("alice", "write", "s3cret"), ("bob", "read", "r3ad")] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_runlake"))
+            .args(["users", "add", name, "--role", role, "--file"])
+            .arg(&users)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+        assert!(child.wait().unwrap().success());
+    }
+    let listed = ok(
+        dir.path(),
+        &["users", "list", "--file", users.to_str().unwrap()],
+    );
+    assert_eq!(listed, "alice\twrite\nbob\tread\n");
+    // Passwords are stored hashed.
+    let file = std::fs::read_to_string(&users).unwrap();
+    assert!(
+        !file.contains("s3cret") && file.contains("pbkdf2-sha256$"),
+        "{file}"
+    );
+
+    let server = Server::start(dir.path(), &["--users", users.to_str().unwrap()]);
+    let out = server.client("denied", Some(("bob", "r3ad")));
+    assert_eq!(out["read"], 3600);
+    for (action, role) in [("ingest", "write"), ("create", "write"), ("drop", "admin")] {
+        let message = out[action].as_str().unwrap();
+        assert!(
+            message.contains("PermissionDenied")
+                && message.contains(&format!("needs the {role} role")),
+            "{action}: {message}"
+        );
+    }
+    let wrong = out["wrong_password"].as_str().unwrap();
+    assert!(wrong.starts_with("UNAUTHENTICATED"), "{wrong}");
+    assert!(ok(dir.path(), &["tables"]).contains("predictions"));
+
+    // A writer gets a bearer token in the response header, and Superset's dialect works.
+    let raw = server.client("pyarrow", Some(("alice", "s3cret")));
+    assert_eq!(raw["token_header"], "authorization");
+    assert_eq!(raw["aggregate"]["same_schema"], true);
+    let superset = server.client("sqlalchemy", Some(("alice", "s3cret")));
+    assert_eq!(
+        superset["schemas"],
+        serde_json::json!(["information_schema", "public"])
+    );
+    assert!(
+        superset["tables"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from("predictions"))
+    );
+    assert_eq!(
+        superset["columns"],
+        serde_json::json!([
+            ["framework", "TEXT"],
+            ["model", "TEXT"],
+            ["hardware", "TEXT"],
+            ["phase", "TEXT"]
+        ])
+    );
+    assert_eq!(
+        superset["query"][0],
+        serde_json::json!(["DeepSpeed-MII", 600])
+    );
+
+    // Users can be removed.
+    ok(
+        dir.path(),
+        &["users", "remove", "bob", "--file", users.to_str().unwrap()],
+    );
+    assert_eq!(
+        ok(
+            dir.path(),
+            &["users", "list", "--file", users.to_str().unwrap()]
+        ),
+        "alice\twrite\n"
+    );
+}
+
+#[test]
+fn without_users_the_server_stays_on_loopback() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = runlake(dir.path(), &["serve", "--addr", "0.0.0.0:0"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("refusing to listen on 0.0.0.0:0 without --users"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -1,0 +1,195 @@
+"""Drives runlake's Flight SQL server with clients nobody here wrote, and prints what they
+saw as one JSON object on standard output (the Rust tests assert on it).
+
+Usage: python flight_clients.py SCENARIO URI [USER PASSWORD]
+
+Scenarios:
+  adbc      the ADBC Flight SQL driver through DB-API: query with runlake functions,
+            prepared query with parameters, executemany, adbc_get_objects,
+            adbc_get_table_schema, adbc_ingest, DDL, errors
+  denied    a read-only user's writes, and a wrong password
+  pyarrow   raw pyarrow.flight: basic-token handshake, GetFlightInfo/DoGet of a Flight SQL
+            command, schema identity between FlightInfo and the stream, actions
+  sqlalchemy flightsql-dbapi's SQLAlchemy dialect (Superset's path): inspector and query
+"""
+import json
+import sys
+
+
+def adbc(uri, user, password):
+    import adbc_driver_flightsql.dbapi as flightsql
+    import pyarrow as pa
+
+    kwargs = {}
+    if user:
+        kwargs["db_kwargs"] = {"username": user, "password": password}
+    out = {}
+    with flightsql.connect(uri, **kwargs) as conn:
+        cur = conn.cursor()
+        cur.execute(
+            "SELECT framework, pearson(predicted_ms, actual_ms) AS r, mape(actual_ms, predicted_ms) AS m "
+            "FROM predictions GROUP BY framework ORDER BY framework"
+        )
+        out["accuracy"] = [list(r) for r in cur.fetchall()]
+        cur.execute(
+            "SELECT count(*) AS n, sum(actual_ms) AS s FROM predictions WHERE framework = ? AND batch_size > ?",
+            ("vLLM", 8),
+        )
+        out["prepared"] = [list(r) for r in cur.fetchall()]
+        cur.execute("SELECT 'it''s ?' AS text, ? AS value", (41.5,))
+        out["literal_question_mark"] = [list(r) for r in cur.fetchall()]
+        out["table_schema"] = [
+            [f.name, str(f.type)] for f in conn.adbc_get_table_schema("predictions")
+        ]
+        objects = conn.adbc_get_objects(depth="tables").read_all().to_pylist()
+        out["objects"] = sorted(
+            [c["catalog_name"], s["db_schema_name"], t["table_name"], t["table_type"]]
+            for c in objects
+            for s in c["catalog_db_schemas"]
+            for t in s["db_schema_tables"]
+            if s["db_schema_name"] == "public"
+        )
+        out["table_types"] = sorted(conn.adbc_get_table_types())
+        data = pa.table({"Framework": ["vLLM", "SGLang"], "Latency (ms)": [1.5, 2.5]})
+        out["ingested"] = cur.adbc_ingest("uploads", data, mode="create_append")
+        out["ingested_again"] = cur.adbc_ingest("uploads", data, mode="create_append")
+        cur.executemany(
+            "INSERT INTO uploads (framework, latency_ms) VALUES (?, ?)",
+            [("TensorRT-LLM", 3.0), ("llama.cpp", 4.0), ("Deepspeed", 5.5)],
+        )
+        cur.execute("SELECT framework, latency_ms, _source FROM uploads ORDER BY latency_ms")
+        out["uploads"] = [list(r) for r in cur.fetchall()]
+        cur.execute("CREATE VIEW slow AS SELECT framework FROM uploads WHERE latency_ms > 2")
+        out["create_view"] = [list(r) for r in cur.fetchall()]
+        cur.execute("SELECT count(*) FROM slow")
+        out["view_rows"] = cur.fetchall()[0][0]
+        try:
+            cur.execute("SELECT * FROM no_such_table")
+            out["missing_table"] = "no error"
+        except Exception as e:  # the driver's own error type
+            out["missing_table"] = str(e)
+        try:
+            cur.execute("SELEC 1")
+            out["bad_sql"] = "no error"
+        except Exception as e:
+            out["bad_sql"] = str(e)
+    print(json.dumps(out))
+
+
+def denied(uri, user, password):
+    import adbc_driver_flightsql.dbapi as flightsql
+    import pyarrow as pa
+
+    out = {}
+    with flightsql.connect(uri, db_kwargs={"username": user, "password": password}) as conn:
+        cur = conn.cursor()
+        cur.execute("SELECT count(*) FROM predictions")
+        out["read"] = cur.fetchall()[0][0]
+        for name, action in [
+            ("ingest", lambda: cur.adbc_ingest("x", pa.table({"a": [1]}), mode="create_append")),
+            ("create", lambda: cur.execute("CREATE TABLE y AS SELECT 1 AS a")),
+            ("drop", lambda: cur.execute("DROP TABLE predictions")),
+        ]:
+            try:
+                action()
+                out[name] = "allowed"
+            except Exception as e:
+                out[name] = str(e)
+    try:
+        with flightsql.connect(uri, db_kwargs={"username": user, "password": password + "x"}) as conn:
+            conn.cursor().execute("SELECT 1")
+        out["wrong_password"] = "allowed"
+    except Exception as e:
+        out["wrong_password"] = str(e)
+    print(json.dumps(out))
+
+
+def _varint(n):
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def _field(number, payload):
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
+def _command(name, query):
+    """A Flight SQL command packed in google.protobuf.Any (field 1 is the query)."""
+    message = _field(1, query.encode()) if query is not None else b""
+    type_url = ("type.googleapis.com/arrow.flight.protocol.sql." + name).encode()
+    return _field(1, type_url) + _field(2, message)
+
+
+def pyarrow_flight(uri, user, password):
+    import pyarrow.flight as fl
+
+    client = fl.FlightClient(uri)
+    options = fl.FlightCallOptions()
+    out = {}
+    if user:
+        header = client.authenticate_basic_token(user, password)
+        out["token_header"] = header[0].decode()
+        options = fl.FlightCallOptions(headers=[header])
+    out["actions"] = sorted(a.type for a in client.list_actions(options=options))
+    queries = {
+        "aggregate": "SELECT framework, count(*) AS n, avg(actual_ms) AS mean_ms FROM predictions GROUP BY framework",
+        "statistics": "SELECT max(actual_ms) AS mx, min(predicted_ms) AS mn FROM predictions",
+        "lists": "SELECT run_id, itl_ms, started_at FROM requests LIMIT 3",
+        "empty": "SELECT * FROM runs WHERE false",
+    }
+    for name, sql in queries.items():
+        info = client.get_flight_info(
+            fl.FlightDescriptor.for_command(_command("CommandStatementQuery", sql)), options
+        )
+        table = client.do_get(info.endpoints[0].ticket, options).read_all()
+        out[name] = {
+            "endpoints": len(info.endpoints),
+            "locations": sum(len(e.locations) for e in info.endpoints),
+            "same_schema": info.schema.equals(table.schema, check_metadata=False),
+            "rows": table.num_rows,
+            "schema": [[f.name, str(f.type), f.nullable] for f in table.schema],
+        }
+    info = client.get_flight_info(
+        fl.FlightDescriptor.for_command(_command("CommandGetTableTypes", None)), options
+    )
+    out["table_types"] = client.do_get(info.endpoints[0].ticket, options).read_all().to_pylist()
+    result = list(client.do_action(fl.Action("GetSessionOptions", b""), options))
+    out["session_options_bytes"] = len(result[0].body.to_pybytes())
+    print(json.dumps(out))
+
+
+def sqlalchemy(uri, user, password):
+    import flightsql.sqlalchemy  # noqa: F401 (registers the datafusion+flightsql dialect)
+    from sqlalchemy import create_engine, inspect, text
+
+    host = uri.split("://", 1)[1]
+    credentials = f"{user}:{password}@" if user else ""
+    engine = create_engine(f"datafusion+flightsql://{credentials}{host}?insecure=true")
+    out = {}
+    inspector = inspect(engine)
+    out["schemas"] = sorted(inspector.get_schema_names())
+    out["tables"] = sorted(inspector.get_table_names(schema="public"))
+    out["columns"] = [
+        [c["name"], str(c["type"])] for c in inspector.get_columns("predictions", schema="public")
+    ][:4]
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT framework, count(*) AS n FROM predictions GROUP BY framework ORDER BY framework")
+        ).fetchall()
+        out["query"] = [list(r) for r in rows]
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    scenario, uri = sys.argv[1], sys.argv[2]
+    user, password = (sys.argv[3], sys.argv[4]) if len(sys.argv) > 4 else (None, None)
+    {"adbc": adbc, "denied": denied, "pyarrow": pyarrow_flight, "sqlalchemy": sqlalchemy}[scenario](
+        uri, user, password
+    )
