@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use runlake_flight::{Role, RunlakeFlightSql, Tls, Tokens, Users};
+use runlake_flight::{Limits, Role, RunlakeFlightSql, Tls, Tokens, Users};
 use runlake_lake::Lake;
 
 use crate::commands::parse_duration;
@@ -36,6 +36,54 @@ pub struct ServeArgs {
     /// Require client certificates signed by this CA (PEM).
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     tls_client_ca: Option<PathBuf>,
+    /// Memory all queries may hold together, e.g. 4GiB (default: unbounded).
+    #[arg(long, value_name = "SIZE")]
+    memory_limit: Option<String>,
+    /// Memory one query may hold, e.g. 512MB (default: the whole --memory-limit).
+    #[arg(long, value_name = "SIZE")]
+    query_memory_limit: Option<String>,
+    /// How long a query may run, e.g. 30s or 5m (default: no limit).
+    #[arg(long, value_name = "DURATION")]
+    query_timeout: Option<String>,
+    /// Queries that may run at once; more wait in a queue (default: no limit).
+    #[arg(long, value_name = "N")]
+    max_concurrent_queries: Option<usize>,
+    /// How long a query may wait in that queue before RESOURCE_EXHAUSTED.
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    queue_timeout: String,
+    /// Where sorts and aggregations over their memory may spill (default: they fail
+    /// with RESOURCE_EXHAUSTED instead).
+    #[arg(long, value_name = "DIR")]
+    spill_dir: Option<PathBuf>,
+}
+
+/// A size such as `512MB`, `2GiB` or `1048576` (bytes).
+pub fn parse_size(text: &str) -> Result<usize, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("invalid size '{text}': expected e.g. 512MB or 2GiB"))?;
+    let scale: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" => 1e3,
+        "m" | "mb" => 1e6,
+        "g" | "gb" => 1e9,
+        "t" | "tb" => 1e12,
+        "kib" => 1024.0,
+        "mib" => 1024.0 * 1024.0,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        "tib" => 1024.0f64.powi(4),
+        other => {
+            return Err(format!(
+                "invalid size '{text}': unknown unit '{other}' (B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)"
+            ));
+        }
+    };
+    Ok((number * scale) as usize)
 }
 
 pub async fn serve(lake: &Lake, args: ServeArgs) -> Result<ExitCode, String> {
@@ -74,9 +122,30 @@ pub async fn serve(lake: &Lake, args: ServeArgs) -> Result<ExitCode, String> {
         }),
         _ => None,
     };
-    let service = RunlakeFlightSql::new(lake.clone(), users.clone(), Tokens::new(secret, ttl))
-        .await
-        .map_err(|e| e.to_string())?;
+    let limits = Limits {
+        memory: args.memory_limit.as_deref().map(parse_size).transpose()?,
+        query_memory: args
+            .query_memory_limit
+            .as_deref()
+            .map(parse_size)
+            .transpose()?,
+        query_timeout: args
+            .query_timeout
+            .as_deref()
+            .map(parse_duration)
+            .transpose()?,
+        max_concurrent: args.max_concurrent_queries,
+        queue_timeout: parse_duration(&args.queue_timeout)?,
+        spill_dir: args.spill_dir.clone(),
+    };
+    let service = RunlakeFlightSql::new(
+        lake.clone(),
+        users.clone(),
+        Tokens::new(secret, ttl),
+        limits,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;

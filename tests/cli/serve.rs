@@ -342,3 +342,56 @@ fn without_users_the_server_stays_on_loopback() {
         stderr(&o)
     );
 }
+
+#[test]
+fn a_query_over_a_limit_fails_alone() {
+    let dir = demo_lake();
+    let server = Server::start(
+        dir.path(),
+        &[
+            "--query-memory-limit",
+            "8MB",
+            "--query-timeout",
+            "2s",
+            "--max-concurrent-queries",
+            "1",
+            "--queue-timeout",
+            "1s",
+        ],
+    );
+    let out = server.client("limits", None);
+    let over_memory = out["over_memory"]["message"].as_str().unwrap();
+    assert!(over_memory.contains("RESOURCE_EXHAUSTED"), "{over_memory}");
+    assert_eq!(out["after_memory"], serde_json::json!({"rows": 1}));
+    let over_time = out["over_time"]["message"].as_str().unwrap();
+    assert!(
+        over_time.contains("DEADLINE_EXCEEDED") && over_time.contains("--query-timeout"),
+        "{over_time}"
+    );
+    assert_eq!(out["after_time"], serde_json::json!({"rows": 1}));
+    let queued = out["queued_out"]["message"].as_str().unwrap();
+    assert!(
+        queued.contains("resource exhausted") && queued.contains("maximum of 1 queries"),
+        "{queued}"
+    );
+    assert_eq!(out["after_queue"], serde_json::json!({"rows": 1}));
+    // system.queries saw each: two failures, the stream the client dropped, the rest ok.
+    assert_eq!(
+        out["statuses"],
+        serde_json::json!({"cancelled": 1, "error": 2, "ok": 3})
+    );
+    // system.ingests is the lake's ingest log.
+    let local = ok(
+        dir.path(),
+        &[
+            "sql",
+            "--format",
+            "csv",
+            "SELECT count(*) AS n FROM _ingests",
+        ],
+    );
+    assert_eq!(
+        out["ingests_rows"].to_string(),
+        local.lines().nth(1).unwrap()
+    );
+}

@@ -11,6 +11,8 @@ Scenarios:
   pyarrow   raw pyarrow.flight: basic-token handshake, GetFlightInfo/DoGet of a Flight SQL
             command, schema identity between FlightInfo and the stream, actions
   sqlalchemy flightsql-dbapi's SQLAlchemy dialect (Superset's path): inspector and query
+  limits    a query over its memory, one over its time, one queued out, each failing
+            alone; system.queries records them
 """
 import json
 import sys
@@ -165,6 +167,45 @@ def pyarrow_flight(uri, user, password):
     print(json.dumps(out))
 
 
+def limits(uri, user, password):
+    """Run against a server started with --query-memory-limit 8MB --query-timeout 2s
+    --max-concurrent-queries 1 --queue-timeout 1s."""
+    import pyarrow.flight as fl
+
+    client = fl.FlightClient(uri)
+    out = {}
+
+    def run(sql):
+        info = client.get_flight_info(
+            fl.FlightDescriptor.for_command(_command("CommandStatementQuery", sql))
+        )
+        return client.do_get(info.endpoints[0].ticket)
+
+    def outcome(sql):
+        try:
+            return {"rows": run(sql).read_all().num_rows}
+        except Exception as e:
+            return {"error": type(e).__name__, "message": str(e)}
+
+    out["over_memory"] = outcome("SELECT array_agg(value) FROM generate_series(1, 3000000)")
+    out["after_memory"] = outcome("SELECT count(*) FROM predictions")
+    out["over_time"] = outcome("SELECT sum(value) FROM generate_series(1, 100000000000)")
+    out["after_time"] = outcome("SELECT count(*) FROM predictions")
+    # Hold the one slot with a stream that has started, then ask again.
+    held = run("SELECT value FROM generate_series(1, 10000000)")
+    held.read_chunk()
+    out["queued_out"] = outcome("SELECT 1 AS one")
+    held.cancel()
+    del held
+    out["after_queue"] = outcome("SELECT 1 AS one")
+    table = run(
+        "SELECT status, count(*) AS n FROM system.queries GROUP BY status ORDER BY status"
+    ).read_all()
+    out["statuses"] = {r["status"]: r["n"] for r in table.to_pylist()}
+    out["ingests_rows"] = run("SELECT count(*) AS n FROM system.ingests").read_all().to_pylist()[0]["n"]
+    print(json.dumps(out))
+
+
 def sqlalchemy(uri, user, password):
     import flightsql.sqlalchemy  # noqa: F401 (registers the datafusion+flightsql dialect)
     from sqlalchemy import create_engine, inspect, text
@@ -190,6 +231,12 @@ def sqlalchemy(uri, user, password):
 if __name__ == "__main__":
     scenario, uri = sys.argv[1], sys.argv[2]
     user, password = (sys.argv[3], sys.argv[4]) if len(sys.argv) > 4 else (None, None)
-    {"adbc": adbc, "denied": denied, "pyarrow": pyarrow_flight, "sqlalchemy": sqlalchemy}[scenario](
+    {
+        "adbc": adbc,
+        "denied": denied,
+        "pyarrow": pyarrow_flight,
+        "sqlalchemy": sqlalchemy,
+        "limits": limits,
+    }[scenario](
         uri, user, password
     )

@@ -5,6 +5,8 @@
 pub mod auth;
 pub mod convert;
 mod error;
+mod limits;
+mod log;
 mod metadata;
 mod service;
 
@@ -16,6 +18,7 @@ use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 
 pub use crate::auth::{Principal, Role, Tokens, User, Users};
 pub use crate::error::{Error, Result};
+pub use crate::limits::Limits;
 pub use crate::service::RunlakeFlightSql;
 
 /// TLS for the server: a certificate chain and key (PEM), and optionally the CA that
@@ -51,7 +54,14 @@ pub async fn serve(
     let flight = FlightServiceServer::new(service)
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    // The standard gRPC health service (grpc.health.v1), for load balancers and probes.
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health
+        .set_serving::<FlightServiceServer<RunlakeFlightSql>>()
+        .await;
+    crate::log::event("info", "serving", &[]);
     builder
+        .add_service(health_service)
         .add_service(flight)
         .serve_with_incoming_shutdown(
             tonic::transport::server::TcpIncoming::from(listener),

@@ -32,11 +32,12 @@ use datafusion::arrow::array::{RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::ipc::reader::StreamReader;
 use datafusion::arrow::ipc::writer::{FileWriter, IpcWriteOptions, StreamWriter};
-use datafusion::catalog::TableProvider;
 use datafusion::catalog::information_schema::INFORMATION_SCHEMA_TABLES;
+use datafusion::catalog::{MemorySchemaProvider, SchemaProvider, TableProvider};
 use datafusion::common::ParamValues;
 use datafusion::common::TableReference;
 use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::datasource::MemTable;
 use datafusion::datasource::TableType;
 use datafusion::logical_expr::LogicalPlan;
 use futures::{Stream, StreamExt, TryStreamExt, stream};
@@ -50,6 +51,8 @@ use tonic::{Request, Response, Status, Streaming};
 use crate::auth::{Principal, Role, Tokens, Users, parse_basic};
 use crate::convert::{number_placeholders, parameter_schema, row_parameters, to_wire, wire_schema};
 use crate::error::{Error, Result};
+use crate::limits::{Governor, Limits, with_deadline};
+use crate::log::QueryLog;
 use crate::metadata::{XDBC_TYPES, sql_info};
 
 type BoxStream<T> = Pin<Box<dyn Stream<Item = std::result::Result<T, Status>> + Send + 'static>>;
@@ -60,6 +63,8 @@ struct Inner {
     users: Option<Users>,
     tokens: Tokens,
     sql_info: SqlInfoData,
+    governor: Governor,
+    queries: Arc<QueryLog>,
 }
 
 /// runlake's Flight SQL service. Cheap to clone.
@@ -84,7 +89,12 @@ const VIEW: &str = "VIEW";
 impl RunlakeFlightSql {
     /// A service over `lake`. Without `users`, every caller is the local user with every
     /// right (the server then listens on loopback only).
-    pub async fn new(lake: Lake, users: Option<Users>, tokens: Tokens) -> Result<Self> {
+    pub async fn new(
+        lake: Lake,
+        users: Option<Users>,
+        tokens: Tokens,
+        limits: Limits,
+    ) -> Result<Self> {
         let session = Session::open_pinned(lake.clone(), &HashMap::new(), false).await?;
         let mut functions: Vec<String> = session
             .ctx()
@@ -100,6 +110,8 @@ impl RunlakeFlightSql {
                 users,
                 tokens,
                 sql_info: sql_info(&functions),
+                governor: Governor::new(limits),
+                queries: Arc::new(QueryLog::new(10_000)),
             }),
         })
     }
@@ -134,8 +146,29 @@ impl RunlakeFlightSql {
             .ok_or_else(|| Error::Unauthenticated("wrong user name or password".into()))
     }
 
+    /// A session on the lake (tables pinned to `pins`), with its own share of the
+    /// server's memory and the `system` tables.
     async fn session(&self, pins: &HashMap<String, u64>) -> Result<Session> {
-        Ok(Session::open_pinned(self.inner.lake.clone(), pins, false).await?)
+        let runtime = self.inner.governor.runtime()?;
+        let session =
+            Session::open_with(self.inner.lake.clone(), pins, false, Some(runtime)).await?;
+        let ctx = session.ctx();
+        let system = Arc::new(MemorySchemaProvider::new());
+        let queries = self.inner.queries.batch();
+        system.register_table(
+            "queries".into(),
+            Arc::new(MemTable::try_new(queries.schema(), vec![vec![queries]])?),
+        )?;
+        if let Ok(ingests) = ctx
+            .table_provider(TableReference::full(CATALOG, SCHEMA, runlake_lake::INGESTS))
+            .await
+        {
+            system.register_table("ingests".into(), ingests)?;
+        }
+        if let Some(catalog) = ctx.catalog(CATALOG) {
+            catalog.register_schema("system", system)?;
+        }
+        Ok(session)
     }
 
     /// Plans one SQL statement (placeholders numbered) in `session`.
@@ -161,7 +194,18 @@ impl RunlakeFlightSql {
         let session = self.session(&HashMap::new()).await?;
         let plan = self.plan(&session, &handle.sql).await?;
         if let Some(kind) = Session::write_kind(&plan) {
-            let (summary, _) = self.write(principal, &session, plan, kind, &handle).await?;
+            let tracker = self.inner.queries.start(&principal.user, &handle.sql);
+            let written = self.write(principal, &session, plan, kind, &handle).await;
+            match &written {
+                Ok((_, rows)) => {
+                    tracker
+                        .rows()
+                        .store((*rows).max(0) as u64, std::sync::atomic::Ordering::Relaxed);
+                    tracker.finish(None);
+                }
+                Err(e) => tracker.finish(Some(e.to_string())),
+            }
+            let (summary, _) = written?;
             let batch = summary_batch(&summary);
             handle.result = ipc_stream(&batch.schema(), std::slice::from_ref(&batch))?;
             handle.parameters.clear();
@@ -219,9 +263,10 @@ impl RunlakeFlightSql {
         Ok((summary, total))
     }
 
-    /// Streams what a ticket names.
+    /// Streams what a ticket names, within the server's limits, recording the query.
     async fn stream_ticket(
         &self,
+        principal: &Principal,
         handle: proto::StatementHandle,
     ) -> Result<BoxStream<arrow_flight::FlightData>> {
         if !handle.result.is_empty() {
@@ -232,30 +277,73 @@ impl RunlakeFlightSql {
                 .unwrap_or_else(|| Arc::new(Schema::empty()));
             return Ok(encode(schema, stream::iter(batches.into_iter().map(Ok))));
         }
-        let pins: HashMap<String, u64> = handle.table_versions.clone().into_iter().collect();
-        let session = self.session(&pins).await?;
-        let plan = self.plan(&session, &handle.sql).await?;
-        let params = read_ipc(&handle.parameters)?;
-        let mut plans = bound_plans(&plan, &params)?;
-        if plans.is_empty() {
-            plans.push(plan);
-        }
-        let schema = wire_schema(plans[0].schema().as_arrow());
-        let mut streams = Vec::new();
-        for plan in plans {
-            let df = session.ctx().execute_logical_plan(plan).await?;
-            streams.push(df.execute_stream().await?);
-        }
+        let governor = &self.inner.governor;
+        let slot = governor.slot().await?;
+        let tracker = self.inner.queries.start(&principal.user, &handle.sql);
+        let planned = governor
+            .within_deadline(async {
+                let pins: HashMap<String, u64> =
+                    handle.table_versions.clone().into_iter().collect();
+                let session = self.session(&pins).await?;
+                let plan = self.plan(&session, &handle.sql).await?;
+                let params = read_ipc(&handle.parameters)?;
+                let mut plans = bound_plans(&plan, &params)?;
+                if plans.is_empty() {
+                    plans.push(plan);
+                }
+                let schema = wire_schema(plans[0].schema().as_arrow());
+                let mut streams = Vec::new();
+                for plan in plans {
+                    let df = session.ctx().execute_logical_plan(plan).await?;
+                    streams.push(df.execute_stream().await?);
+                }
+                Ok((schema, streams))
+            })
+            .await;
+        let (schema, streams) = match planned {
+            Ok(p) => p,
+            Err(e) => {
+                tracker.finish(Some(e.to_string()));
+                return Err(e);
+            }
+        };
         let wire = schema.clone();
+        let rows = tracker.rows();
         // Dropping the response stream (a client that goes away) drops these streams,
-        // which cancels the query.
+        // which cancels the query; the tracker then records it as cancelled.
         let batches = stream::iter(streams).flatten().map(move |batch| {
-            batch
+            let batch = batch
                 .map_err(Error::from)
-                .and_then(|b| to_wire(&b, &wire))
-                .map_err(|e| FlightError::Tonic(Box::new(Status::from(e))))
+                .and_then(|b| to_wire(&b, &wire))?;
+            rows.fetch_add(
+                batch.num_rows() as u64,
+                std::sync::atomic::Ordering::Relaxed,
+            );
+            Ok(batch)
         });
-        Ok(encode(schema, batches))
+        let limited = with_deadline(Box::pin(batches), governor.limits().query_timeout, Err);
+        let tracked = stream::unfold(
+            (Box::pin(limited), Some(tracker), Some(slot)),
+            |(mut inner, mut tracker, slot)| async move {
+                tracker.as_ref()?;
+                match inner.next().await {
+                    Some(Ok(batch)) => Some((Ok(batch), (inner, tracker, slot))),
+                    Some(Err(e)) => {
+                        if let Some(t) = tracker.take() {
+                            t.finish(Some(e.to_string()));
+                        }
+                        Some((Err(flight_error(e)), (inner, None, None)))
+                    }
+                    None => {
+                        if let Some(t) = tracker.take() {
+                            t.finish(None);
+                        }
+                        None
+                    }
+                }
+            },
+        );
+        Ok(encode(schema, tracked))
     }
 
     /// A FlightInfo with one endpoint (no location: the same connection) whose ticket is
@@ -479,6 +567,10 @@ fn encode(
     )
 }
 
+fn flight_error(e: Error) -> FlightError {
+    FlightError::Tonic(Box::new(Status::from(e)))
+}
+
 fn one_batch(batch: RecordBatch) -> BoxStream<arrow_flight::FlightData> {
     encode(batch.schema(), stream::once(async { Ok(batch) }))
 }
@@ -620,7 +712,13 @@ impl FlightSqlService for RunlakeFlightSql {
             sql: number_placeholders(&query.query),
             ..Default::default()
         };
-        let (schema, handle) = status!(self.prepare_ticket(&principal, handle).await)?;
+        let governor = &self.inner.governor;
+        let _slot = status!(governor.slot().await)?;
+        let (schema, handle) = status!(
+            governor
+                .within_deadline(self.prepare_ticket(&principal, handle))
+                .await
+        )?;
         let info = status!(Self::statement_info(&schema, &handle, request.into_inner()))?;
         Ok(Response::new(info))
     }
@@ -632,7 +730,13 @@ impl FlightSqlService for RunlakeFlightSql {
     ) -> std::result::Result<Response<FlightInfo>, Status> {
         let principal = status!(self.principal(request.metadata()))?;
         let handle = status!(decode_handle(&cmd.prepared_statement_handle))?;
-        let (schema, handle) = status!(self.prepare_ticket(&principal, handle).await)?;
+        let governor = &self.inner.governor;
+        let _slot = status!(governor.slot().await)?;
+        let (schema, handle) = status!(
+            governor
+                .within_deadline(self.prepare_ticket(&principal, handle))
+                .await
+        )?;
         let info = status!(Self::statement_info(&schema, &handle, request.into_inner()))?;
         Ok(Response::new(info))
     }
@@ -642,9 +746,11 @@ impl FlightSqlService for RunlakeFlightSql {
         ticket: TicketStatementQuery,
         request: Request<Ticket>,
     ) -> std::result::Result<Response<BoxStream<arrow_flight::FlightData>>, Status> {
-        status!(self.principal(request.metadata()))?;
+        let principal = status!(self.principal(request.metadata()))?;
         let handle = status!(decode_handle(&ticket.statement_handle))?;
-        Ok(Response::new(status!(self.stream_ticket(handle).await)?))
+        Ok(Response::new(status!(
+            self.stream_ticket(&principal, handle).await
+        )?))
     }
 
     async fn do_get_prepared_statement(
@@ -652,9 +758,11 @@ impl FlightSqlService for RunlakeFlightSql {
         cmd: CommandPreparedStatementQuery,
         request: Request<Ticket>,
     ) -> std::result::Result<Response<BoxStream<arrow_flight::FlightData>>, Status> {
-        status!(self.principal(request.metadata()))?;
+        let principal = status!(self.principal(request.metadata()))?;
         let handle = status!(decode_handle(&cmd.prepared_statement_handle))?;
-        Ok(Response::new(status!(self.stream_ticket(handle).await)?))
+        Ok(Response::new(status!(
+            self.stream_ticket(&principal, handle).await
+        )?))
     }
 
     async fn do_action_create_prepared_statement(

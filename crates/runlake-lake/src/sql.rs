@@ -60,10 +60,24 @@ impl Session {
         pins: &HashMap<String, u64>,
         allow_files: bool,
     ) -> Result<Self> {
+        Self::open_with(lake, pins, allow_files, None).await
+    }
+
+    /// Like [`Session::open_pinned`], running on `runtime` (its memory pool bounds the
+    /// session's queries) when given.
+    pub async fn open_with(
+        lake: Lake,
+        pins: &HashMap<String, u64>,
+        allow_files: bool,
+        runtime: Option<Arc<datafusion::execution::runtime_env::RuntimeEnv>>,
+    ) -> Result<Self> {
         let config = SessionConfig::new()
             .with_information_schema(true)
             .with_default_catalog_and_schema(crate::CATALOG, crate::SCHEMA);
-        let ctx = SessionContext::new_with_config(config);
+        let ctx = match runtime {
+            Some(runtime) => SessionContext::new_with_config_rt(config, runtime),
+            None => SessionContext::new_with_config(config),
+        };
         let ctx = if allow_files {
             ctx.enable_url_table()
         } else {

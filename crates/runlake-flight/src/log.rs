@@ -1,0 +1,234 @@
+//! What the server did: structured log lines (logfmt on standard error, one per event)
+//! and the recent queries behind `system.queries`.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use datafusion::arrow::array::{
+    ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
+};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+
+/// Writes one log line: `ts=... level=info event=query user=alice ...`; values with
+/// spaces or quotes are quoted.
+pub fn event(level: &str, name: &str, fields: &[(&str, String)]) {
+    let ts = chrono_like_now();
+    let mut line = format!("ts={ts} level={level} event={name}");
+    for (k, v) in fields.iter().filter(|(_, v)| !v.is_empty()) {
+        line.push(' ');
+        line.push_str(k);
+        line.push('=');
+        if v.contains([' ', '"', '=', '\n']) {
+            line.push('"');
+            line.push_str(
+                &v.replace('\\', "\\\\")
+                    .replace('"', "\\\"")
+                    .replace('\n', " "),
+            );
+            line.push('"');
+        } else {
+            line.push_str(v);
+        }
+    }
+    eprintln!("{line}");
+}
+
+fn now_us() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
+}
+
+/// RFC 3339 UTC with milliseconds, without a date library.
+fn chrono_like_now() -> String {
+    let us = now_us();
+    let secs = us.div_euclid(1_000_000);
+    let ms = us.rem_euclid(1_000_000) / 1000;
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil date from days since the epoch (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{ms:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// One query the server ran.
+#[derive(Debug, Clone)]
+pub struct QueryRecord {
+    pub query_id: u64,
+    pub user: String,
+    pub sql: String,
+    pub started_at_us: i64,
+    pub duration_ms: f64,
+    pub rows: i64,
+    pub status: String,
+    pub error: Option<String>,
+}
+
+/// The most recent queries (bounded).
+#[derive(Debug)]
+pub struct QueryLog {
+    records: Mutex<VecDeque<QueryRecord>>,
+    next_id: AtomicU64,
+    capacity: usize,
+}
+
+impl QueryLog {
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            records: Mutex::new(VecDeque::new()),
+            next_id: AtomicU64::new(1),
+            capacity,
+        }
+    }
+
+    /// Starts timing a query; the returned tracker records it when finished or dropped.
+    pub fn start(self: &Arc<Self>, user: &str, sql: &str) -> QueryTracker {
+        QueryTracker {
+            log: self.clone(),
+            query_id: self.next_id.fetch_add(1, Ordering::Relaxed),
+            user: user.to_string(),
+            sql: sql.to_string(),
+            started_at_us: now_us(),
+            started: Instant::now(),
+            rows: Arc::new(AtomicU64::new(0)),
+            outcome: None,
+        }
+    }
+
+    fn push(&self, record: QueryRecord) {
+        event(
+            if record.status == "ok" {
+                "info"
+            } else {
+                "warn"
+            },
+            "query",
+            &[
+                ("query_id", record.query_id.to_string()),
+                ("user", record.user.clone()),
+                ("status", record.status.clone()),
+                ("rows", record.rows.to_string()),
+                ("duration_ms", format!("{:.3}", record.duration_ms)),
+                ("sql", record.sql.clone()),
+                ("error", record.error.clone().unwrap_or_default()),
+            ],
+        );
+        if let Ok(mut records) = self.records.lock() {
+            if records.len() == self.capacity {
+                records.pop_front();
+            }
+            records.push_back(record);
+        }
+    }
+
+    /// `system.queries` as one batch.
+    pub fn batch(&self) -> RecordBatch {
+        let records: Vec<QueryRecord> = self
+            .records
+            .lock()
+            .map(|r| r.iter().cloned().collect())
+            .unwrap_or_default();
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("query_id", DataType::Int64, false),
+            Field::new("user", DataType::Utf8, false),
+            Field::new("sql", DataType::Utf8, false),
+            Field::new(
+                "started_at",
+                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+                false,
+            ),
+            Field::new("duration_ms", DataType::Float64, false),
+            Field::new("rows", DataType::Int64, false),
+            Field::new("status", DataType::Utf8, false),
+            Field::new("error", DataType::Utf8, true),
+        ]));
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(Int64Array::from_iter_values(
+                records.iter().map(|r| r.query_id as i64),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                records.iter().map(|r| r.user.clone()),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                records.iter().map(|r| r.sql.clone()),
+            )),
+            Arc::new(
+                TimestampMicrosecondArray::from_iter_values(
+                    records.iter().map(|r| r.started_at_us),
+                )
+                .with_timezone("UTC"),
+            ),
+            Arc::new(Float64Array::from_iter_values(
+                records.iter().map(|r| r.duration_ms),
+            )),
+            Arc::new(Int64Array::from_iter_values(records.iter().map(|r| r.rows))),
+            Arc::new(StringArray::from_iter_values(
+                records.iter().map(|r| r.status.clone()),
+            )),
+            Arc::new(StringArray::from_iter(
+                records.iter().map(|r| r.error.clone()),
+            )),
+        ];
+        RecordBatch::try_new(schema, columns).expect("the system.queries columns fit")
+    }
+}
+
+/// A query being timed. Finishing records it; dropping it unfinished records it as
+/// cancelled (the client went away).
+#[derive(Debug)]
+pub struct QueryTracker {
+    log: Arc<QueryLog>,
+    query_id: u64,
+    user: String,
+    sql: String,
+    started_at_us: i64,
+    started: Instant,
+    rows: Arc<AtomicU64>,
+    outcome: Option<(String, Option<String>)>,
+}
+
+impl QueryTracker {
+    /// A counter the result stream adds its rows to.
+    pub fn rows(&self) -> Arc<AtomicU64> {
+        self.rows.clone()
+    }
+
+    pub fn finish(mut self, error: Option<String>) {
+        let status = if error.is_some() { "error" } else { "ok" };
+        self.outcome = Some((status.to_string(), error));
+    }
+}
+
+impl Drop for QueryTracker {
+    fn drop(&mut self) {
+        let (status, error) = self
+            .outcome
+            .take()
+            .unwrap_or_else(|| ("cancelled".to_string(), None));
+        self.log.push(QueryRecord {
+            query_id: self.query_id,
+            user: std::mem::take(&mut self.user),
+            sql: std::mem::take(&mut self.sql),
+            started_at_us: self.started_at_us,
+            duration_ms: self.started.elapsed().as_secs_f64() * 1000.0,
+            rows: self.rows.load(Ordering::Relaxed) as i64,
+            status,
+            error,
+        });
+    }
+}
