@@ -26,7 +26,8 @@ impl Server {
             .env("RUNLAKE_LAKE", dir.join("lake"))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            // The server's log, kept beside the lake for a failing test to show.
+            .stderr(std::fs::File::create(dir.join("serve.log")).unwrap())
             .spawn()
             .expect("runlake serve starts");
         let mut line = String::new();
@@ -34,13 +35,20 @@ impl Server {
             .read_line(&mut line)
             .unwrap();
         let address = line
-            .split("grpc://")
+            .split("://")
             .nth(1)
             .and_then(|rest| rest.split_whitespace().next())
             .unwrap_or_else(|| panic!("runlake serve printed no address: {line:?}"));
         Server {
             child,
-            uri: format!("grpc://{address}"),
+            uri: format!(
+                "{}://{address}",
+                if line.contains("grpc+tls://") {
+                    "grpc+tls"
+                } else {
+                    "grpc"
+                }
+            ),
         }
     }
 
@@ -394,4 +402,48 @@ fn a_query_over_a_limit_fails_alone() {
         out["ingests_rows"].to_string(),
         local.lines().nth(1).unwrap()
     );
+}
+
+#[test]
+fn tls_with_a_client_certificate_authority() {
+    let dir = demo_lake();
+    let certs = dir.path().join("certs");
+    std::fs::create_dir(&certs).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/flight_clients.py");
+    let made = Command::new(test_python())
+        .arg(&script)
+        .arg("certs")
+        .arg(&certs)
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let path = |f: &str| certs.join(f).to_str().unwrap().to_string();
+    let server = Server::start(
+        dir.path(),
+        &[
+            "--tls-cert",
+            &path("server.pem"),
+            "--tls-key",
+            &path("server.key"),
+            "--tls-client-ca",
+            &path("ca.pem"),
+        ],
+    );
+    assert!(
+        server.uri.starts_with("grpc+tls://127.0.0.1:"),
+        "{}",
+        server.uri
+    );
+    let out = server.client("tls", Some((certs.to_str().unwrap(), "-")));
+    assert_eq!(out["with_client_cert"], 3600);
+    // Refused in the TLS handshake ("certificate required", or the connection reset,
+    // depending on when the client reads the alert).
+    let refused = out["without_client_cert"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a client without a certificate was served: {out}"));
+    assert!(refused.contains("Unavailable"), "{refused}");
 }

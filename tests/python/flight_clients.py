@@ -11,6 +11,8 @@ Scenarios:
   pyarrow   raw pyarrow.flight: basic-token handshake, GetFlightInfo/DoGet of a Flight SQL
             command, schema identity between FlightInfo and the stream, actions
   sqlalchemy flightsql-dbapi's SQLAlchemy dialect (Superset's path): inspector and query
+  certs DIR make a CA, a server certificate for 127.0.0.1 and a client certificate
+  tls       (USER = the certs folder) TLS with and without the client certificate
   limits    a query over its memory, one over its time, one queued out, each failing
             alone; system.queries records them
 """
@@ -206,6 +208,107 @@ def limits(uri, user, password):
     print(json.dumps(out))
 
 
+def certs(directory, *_):
+    """Makes a CA, a server certificate for 127.0.0.1 and a client certificate."""
+    import datetime
+    import ipaddress
+    import os
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+
+    def name(cn):
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+    def write(file, data):
+        with open(os.path.join(directory, file), "wb") as f:
+            f.write(data)
+
+    def key_pem(key):
+        return key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(name("runlake test CA"))
+        .issuer_name(name("runlake test CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    write("ca.pem", ca.public_bytes(serialization.Encoding.PEM))
+    for who, usage, san in [
+        ("server", ExtendedKeyUsageOID.SERVER_AUTH, True),
+        ("client", ExtendedKeyUsageOID.CLIENT_AUTH, False),
+    ]:
+        key = ec.generate_private_key(ec.SECP256R1())
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(name(f"runlake test {who}"))
+            .issuer_name(ca.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+        )
+        if san:
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName(
+                    [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+                ),
+                critical=False,
+            )
+        cert = builder.sign(ca_key, hashes.SHA256())
+        write(f"{who}.pem", cert.public_bytes(serialization.Encoding.PEM))
+        write(f"{who}.key", key_pem(key))
+    print(json.dumps({"dir": directory}))
+
+
+def tls(uri, directory, _password):
+    """Connects over TLS with the test CA: with the client certificate, and without."""
+    import os
+
+    import adbc_driver_flightsql.dbapi as flightsql
+
+    def read(file):
+        with open(os.path.join(directory, file)) as f:
+            return f.read()
+
+    prefix = "adbc.flight.sql.client_option."
+    options = {prefix + "tls_root_certs": read("ca.pem")}
+    out = {}
+    with_cert = dict(options)
+    with_cert[prefix + "mtls_cert_chain"] = read("client.pem")
+    with_cert[prefix + "mtls_private_key"] = read("client.key")
+    with flightsql.connect(uri, db_kwargs=with_cert) as conn:
+        cur = conn.cursor()
+        cur.execute("SELECT count(*) FROM predictions")
+        out["with_client_cert"] = cur.fetchall()[0][0]
+    try:
+        with flightsql.connect(uri, db_kwargs=options) as conn:
+            cur = conn.cursor()
+            cur.execute("SELECT count(*) FROM predictions")
+            out["without_client_cert"] = cur.fetchall()[0][0]
+    except Exception as e:
+        out["without_client_cert"] = str(e)
+    print(json.dumps(out))
+
+
 def sqlalchemy(uri, user, password):
     import flightsql.sqlalchemy  # noqa: F401 (registers the datafusion+flightsql dialect)
     from sqlalchemy import create_engine, inspect, text
@@ -229,6 +332,9 @@ def sqlalchemy(uri, user, password):
 
 
 if __name__ == "__main__":
+    if sys.argv[1] == "certs":
+        certs(sys.argv[2])
+        sys.exit(0)
     scenario, uri = sys.argv[1], sys.argv[2]
     user, password = (sys.argv[3], sys.argv[4]) if len(sys.argv) > 4 else (None, None)
     {
@@ -237,6 +343,7 @@ if __name__ == "__main__":
         "pyarrow": pyarrow_flight,
         "sqlalchemy": sqlalchemy,
         "limits": limits,
+        "tls": tls,
     }[scenario](
         uri, user, password
     )

@@ -42,6 +42,8 @@ pub async fn serve(
 ) -> Result<()> {
     let mut builder = Server::builder().http2_keepalive_interval(Some(Duration::from_secs(30)));
     if let Some(tls) = tls {
+        // Several crypto providers are compiled in (object stores use ring): pick one.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         let mut config =
             ServerTlsConfig::new().identity(Identity::from_pem(tls.cert_pem, tls.key_pem));
         if let Some(ca) = tls.client_ca_pem {
