@@ -2,6 +2,7 @@
 
 mod ingest;
 mod lake;
+mod replay;
 mod serve;
 
 use std::io::Write;

@@ -12,13 +12,13 @@ use super::lake::test_python;
 use super::{ok, runlake, stderr};
 
 /// A running `runlake serve`; killed when dropped.
-struct Server {
+pub struct Server {
     child: Child,
-    uri: String,
+    pub uri: String,
 }
 
 impl Server {
-    fn start(dir: &Path, args: &[&str]) -> Server {
+    pub fn start(dir: &Path, args: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_runlake"))
             .args(["serve", "--addr", "127.0.0.1:0"])
             .args(args)
@@ -79,7 +79,7 @@ impl Drop for Server {
     }
 }
 
-fn demo_lake() -> tempfile::TempDir {
+pub fn demo_lake() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     ok(dir.path(), &["demo"]);
     dir

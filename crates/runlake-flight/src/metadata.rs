@@ -90,6 +90,8 @@ pub fn sql_info(functions: &[String]) -> SqlInfoData {
     b.append(SqlInfo::FlightSqlServerReadOnly, false);
     b.append(SqlInfo::FlightSqlServerSql, true);
     b.append(SqlInfo::FlightSqlServerSubstrait, false);
+    b.append(SqlInfo::FlightSqlServerSubstraitMinVersion, "");
+    b.append(SqlInfo::FlightSqlServerSubstraitMaxVersion, "");
     b.append(
         SqlInfo::FlightSqlServerTransaction,
         SqlSupportedTransactions::SqlTransactionUnspecified as i32,

@@ -519,6 +519,79 @@ fn schema_names(session: &Session, catalog: &str) -> Vec<String> {
     names
 }
 
+/// A table's wire schema with the `ARROW:FLIGHT:SQL:*` column metadata JDBC's
+/// `getColumns` reads (type name, precision, scale, flags).
+fn column_metadata(
+    catalog: &str,
+    schema: &str,
+    table: &str,
+    kind: &str,
+    source: &Schema,
+) -> Schema {
+    let wire = wire_schema(source);
+    let fields: Vec<Field> = wire
+        .fields()
+        .iter()
+        .map(|f| {
+            let (precision, scale) = match f.data_type() {
+                DataType::Int8 => (3, 0),
+                DataType::Int16 => (5, 0),
+                DataType::Int32 => (10, 0),
+                DataType::Int64 => (19, 0),
+                DataType::Float32 => (24, 0),
+                DataType::Float64 => (53, 0),
+                DataType::Decimal128(p, s) => (i32::from(*p), i32::from(*s)),
+                DataType::Timestamp(..) => (35, 9),
+                _ => (0, 0),
+            };
+            let flag = |b: bool| if b { "1" } else { "0" }.to_string();
+            let metadata: HashMap<String, String> = [
+                ("CATALOG_NAME", catalog.to_string()),
+                ("DB_SCHEMA_NAME", schema.to_string()),
+                ("TABLE_NAME", table.to_string()),
+                ("TYPE_NAME", sql_type_name(f.data_type())),
+                ("PRECISION", precision.to_string()),
+                ("SCALE", scale.to_string()),
+                ("IS_AUTO_INCREMENT", flag(false)),
+                (
+                    "IS_CASE_SENSITIVE",
+                    flag(matches!(f.data_type(), DataType::Utf8)),
+                ),
+                ("IS_READ_ONLY", flag(kind != BASE_TABLE)),
+                ("IS_SEARCHABLE", flag(true)),
+            ]
+            .into_iter()
+            .map(|(k, v)| (format!("ARROW:FLIGHT:SQL:{k}"), v))
+            .collect();
+            f.as_ref().clone().with_metadata(metadata)
+        })
+        .collect();
+    Schema::new(fields)
+}
+
+/// The SQL name of a wire type, as `GetXdbcTypeInfo` lists them.
+fn sql_type_name(dt: &DataType) -> String {
+    match dt {
+        DataType::Boolean => "BOOLEAN".into(),
+        DataType::Int8 | DataType::UInt8 => "TINYINT".into(),
+        DataType::Int16 | DataType::UInt16 => "SMALLINT".into(),
+        DataType::Int32 | DataType::UInt32 => "INTEGER".into(),
+        DataType::Int64 | DataType::UInt64 => "BIGINT".into(),
+        DataType::Float16 | DataType::Float32 => "REAL".into(),
+        DataType::Float64 => "DOUBLE".into(),
+        DataType::Decimal128(..) | DataType::Decimal256(..) => "DECIMAL".into(),
+        DataType::Utf8 | DataType::LargeUtf8 => "VARCHAR".into(),
+        DataType::Binary | DataType::LargeBinary | DataType::FixedSizeBinary(_) => "BINARY".into(),
+        DataType::Date32 | DataType::Date64 => "DATE".into(),
+        DataType::Timestamp(..) => "TIMESTAMP".into(),
+        DataType::Interval(_) | DataType::Duration(_) => "INTERVAL".into(),
+        DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
+            format!("{} ARRAY", sql_type_name(f.data_type()))
+        }
+        other => other.to_string().to_uppercase(),
+    }
+}
+
 /// One `result` row saying what a write did.
 fn summary_batch(summary: &str) -> RecordBatch {
     let schema = Arc::new(Schema::new(vec![Field::new(
@@ -980,7 +1053,7 @@ impl FlightSqlService for RunlakeFlightSql {
         let tables = status!(self.tables(&session).await)?;
         let mut builder = query.into_builder();
         for (catalog, schema, name, kind, provider) in tables {
-            let wire = wire_schema(&provider.schema());
+            let wire = column_metadata(&catalog, &schema, &name, kind, &provider.schema());
             builder
                 .append(catalog, schema, name, kind, &wire)
                 .map_err(|e| Status::from(Error::from(e)))?;
