@@ -303,7 +303,7 @@ fn users_sign_in_and_roles_limit_what_they_may_do() {
     let superset = server.client("sqlalchemy", Some(("alice", "s3cret")));
     assert_eq!(
         superset["schemas"],
-        serde_json::json!(["information_schema", "public"])
+        serde_json::json!(["information_schema", "public", "system"])
     );
     assert!(
         superset["tables"]
@@ -446,4 +446,34 @@ fn tls_with_a_client_certificate_authority() {
         .as_str()
         .unwrap_or_else(|| panic!("a client without a certificate was served: {out}"));
     assert!(refused.contains("Unavailable"), "{refused}");
+}
+
+/// Peak resident memory of a process, in KiB (Linux).
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// 32 concurrent ADBC clients, 1000 operations: queries with runlake functions, prepared
+/// queries with parameters, and bulk ingests into one table. No errors, every ingested
+/// row once, and the server's memory bounded. (Sized for a debug build on two cores;
+/// throughput is measured by the benchmarks, not here.)
+#[test]
+fn many_clients_at_once_lose_nothing() {
+    let dir = demo_lake();
+    let server = Server::start(dir.path(), &["--memory-limit", "512MB"]);
+    let out = server.client("load", Some(("32", "1000")));
+    assert_eq!(out["error_count"], 0, "{out}");
+    assert_eq!(out["ingests"], 50);
+    assert_eq!(out["queries"], 950);
+    assert_eq!(out["aggregate_checks"], out["aggregates"]);
+    assert_eq!(out["ingested_rows"], 150); // 1..5 rows per ingest, 10 of each
+    assert_eq!(out["lake_rows"], 150);
+    assert_eq!(out["lake_ops"], 50);
+    let peak = peak_rss_kib(server.child.id());
+    assert!(peak < 1_500_000, "server peak RSS {peak} KiB");
 }

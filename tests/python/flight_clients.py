@@ -13,6 +13,8 @@ Scenarios:
   sqlalchemy flightsql-dbapi's SQLAlchemy dialect (Superset's path): inspector and query
   certs DIR make a CA, a server certificate for 127.0.0.1 and a client certificate
   tls       (USER = the certs folder) TLS with and without the client certificate
+  load      (USER PASSWORD = CLIENTS OPERATIONS) concurrent clients mixing queries and
+            ingests
   limits    a query over its memory, one over its time, one queued out, each failing
             alone; system.queries records them
 """
@@ -309,6 +311,107 @@ def tls(uri, directory, _password):
     print(json.dumps(out))
 
 
+def load(uri, clients, operations):
+    """CLIENTS concurrent ADBC connections run OPERATIONS operations between them: queries
+    with runlake functions, prepared queries with parameters, and (one in 20) bulk ingests
+    of a few rows each. Reports errors, rows ingested and the rate."""
+    import threading
+    import time
+
+    import adbc_driver_flightsql.dbapi as flightsql
+    import pyarrow as pa
+
+    clients, operations = int(clients), int(operations)
+    frameworks = ["vLLM", "SGLang", "TensorRT-LLM", "llama.cpp", "Deepspeed", "DeepSpeed-MII"]
+    lock = threading.Lock()
+    state = {
+        "next": 0,
+        "errors": [],
+        "queries": 0,
+        "ingests": 0,
+        "ingested_rows": 0,
+        "checks": 0,
+        "aggregates": 0,
+    }
+
+    def take():
+        with lock:
+            if state["next"] >= operations:
+                return None
+            state["next"] += 1
+            return state["next"] - 1
+
+    def worker():
+        try:
+            conn = flightsql.connect(uri)
+        except Exception as e:
+            with lock:
+                state["errors"].append(f"connect: {e}")
+            return
+        cur = conn.cursor()
+        while (op := take()) is not None:
+            try:
+                if op % 20 == 0:
+                    rows = 1 + (op // 20) % 5
+                    table = pa.table({"op": [op] * rows, "latency_ms": [float(op)] * rows})
+                    cur.adbc_ingest("load_ingest", table, mode="create_append")
+                    with lock:
+                        state["ingests"] += 1
+                        state["ingested_rows"] += rows
+                elif op % 3 == 0:
+                    fw = frameworks[op % len(frameworks)]
+                    cur.execute(
+                        "SELECT count(*) FROM predictions WHERE framework = ? AND batch_size >= ?",
+                        (fw, op % 64),
+                    )
+                    cur.fetchall()
+                    with lock:
+                        state["queries"] += 1
+                else:
+                    cur.execute(
+                        "SELECT framework, pearson(predicted_ms, actual_ms) AS r, p99(actual_ms) AS p99 "
+                        "FROM predictions GROUP BY framework"
+                    )
+                    rows = cur.fetchall()
+                    with lock:
+                        state["queries"] += 1
+                        state["aggregates"] += 1
+                        state["checks"] += len(rows) == 6
+            except Exception as e:
+                with lock:
+                    state["errors"].append(f"op {op}: {e}")
+        conn.close()
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.monotonic() - started
+    with flightsql.connect(uri) as conn:
+        cur = conn.cursor()
+        cur.execute("SELECT count(*), count(DISTINCT op) FROM load_ingest")
+        lake_rows, lake_ops = cur.fetchall()[0]
+    print(
+        json.dumps(
+            {
+                "errors": state["errors"][:10],
+                "error_count": len(state["errors"]),
+                "queries": state["queries"],
+                "ingests": state["ingests"],
+                "ingested_rows": state["ingested_rows"],
+                "aggregates": state["aggregates"],
+                "aggregate_checks": state["checks"],
+                "lake_rows": lake_rows,
+                "lake_ops": lake_ops,
+                "seconds": round(elapsed, 2),
+                "ops_per_second": round(operations / elapsed, 1),
+            }
+        )
+    )
+
+
 def sqlalchemy(uri, user, password):
     import flightsql.sqlalchemy  # noqa: F401 (registers the datafusion+flightsql dialect)
     from sqlalchemy import create_engine, inspect, text
@@ -344,6 +447,7 @@ if __name__ == "__main__":
         "sqlalchemy": sqlalchemy,
         "limits": limits,
         "tls": tls,
+        "load": load,
     }[scenario](
         uri, user, password
     )

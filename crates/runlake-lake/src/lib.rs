@@ -79,11 +79,31 @@ pub enum AppendOutcome {
 }
 
 /// A lake: the root under which every table is a Delta table directory.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Lake {
     location: Location,
     storage_options: HashMap<String, String>,
     store: Arc<dyn ObjectStore>,
+    /// Loaded table snapshots, shared by the clones of this lake, so a long-running
+    /// process (the server) reads only what was committed since (see
+    /// [`Lake::register_pinned`]).
+    snapshots: Arc<std::sync::Mutex<HashMap<String, Cached>>>,
+}
+
+/// A loaded table and the identity of its newest commit file, which tells whether the
+/// table was dropped and re-created by another process since.
+#[derive(Clone)]
+struct Cached {
+    table: DeltaTable,
+    commit_etag: Option<String>,
+}
+
+impl std::fmt::Debug for Lake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lake")
+            .field("location", &self.location.to_string())
+            .finish()
+    }
 }
 
 impl Lake {
@@ -96,6 +116,7 @@ impl Lake {
             location,
             storage_options,
             store,
+            snapshots: Arc::default(),
         })
     }
 
@@ -128,6 +149,74 @@ impl Lake {
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Table `name` at `version` (default: the latest), from the snapshot cache when it
+    /// still describes the table: only commits newer than the cached one are read.
+    async fn snapshot(&self, name: &str, version: Option<u64>) -> Result<DeltaTable> {
+        let cached = self
+            .snapshots
+            .lock()
+            .ok()
+            .and_then(|c| c.get(name).cloned());
+        let mut table = match cached {
+            Some(c)
+                if c.commit_etag.is_some() && self.commit_etag(&c.table).await == c.commit_etag =>
+            {
+                c.table
+            }
+            _ => {
+                let mut t = self.handle(name)?;
+                t.load().await?;
+                t
+            }
+        };
+        let current = table.version().unwrap_or_default();
+        match version {
+            Some(v) if v == current => {}
+            Some(v) if v > current => table.update_incremental(Some(v)).await?,
+            Some(v) => table.load_version(v).await?,
+            None => table.update_incremental(None).await?,
+        }
+        if version.is_none() {
+            let commit_etag = self.commit_etag(&table).await;
+            if let Ok(mut cache) = self.snapshots.lock() {
+                cache.insert(
+                    name.to_string(),
+                    Cached {
+                        table: table.clone(),
+                        commit_etag,
+                    },
+                );
+            }
+        }
+        Ok(table)
+    }
+
+    /// The e-tag (or modification time) of the commit file of `table`'s loaded version.
+    async fn commit_etag(&self, table: &DeltaTable) -> Option<String> {
+        let version = table.version()?;
+        let name = table
+            .table_url()
+            .path()
+            .trim_end_matches('/')
+            .rsplit('/')
+            .next()?
+            .to_string();
+        let path = self
+            .location
+            .prefix()
+            .join(name.as_str())
+            .join("_delta_log")
+            .join(format!("{version:020}.json").as_str());
+        let meta = self.store.head(&path).await.ok()?;
+        Some(meta.e_tag.unwrap_or_else(|| {
+            format!(
+                "{}:{}",
+                meta.last_modified.timestamp_nanos_opt().unwrap_or(0),
+                meta.size
+            )
+        }))
     }
 
     /// Table `name`'s folder when the lake is a local folder.
@@ -339,6 +428,9 @@ impl Lake {
     /// Deletes table `name` and every file under it.
     pub async fn drop_table(&self, name: &str) -> Result<()> {
         validate_table_name(name)?;
+        if let Ok(mut cache) = self.snapshots.lock() {
+            cache.remove(name);
+        }
         if self.table(name).await?.is_none() {
             return Err(Error::TableNotFound(name.to_string()));
         }
@@ -406,17 +498,7 @@ impl Lake {
             }
         }
         for name in names {
-            let table = match pins.get(&name) {
-                Some(&version) => {
-                    let mut table = self.handle(&name)?;
-                    table.load_version(version).await?;
-                    table
-                }
-                None => self
-                    .table(&name)
-                    .await?
-                    .ok_or_else(|| Error::TableNotFound(name.clone()))?,
-            };
+            let table = self.snapshot(&name, pins.get(&name).copied()).await?;
             table.update_datafusion_session(&ctx.state())?;
             let provider = table.table_provider().await?;
             versions.insert(name.clone(), table.version().unwrap_or_default());
