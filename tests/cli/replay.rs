@@ -295,3 +295,51 @@ fn the_grafana_data_source_sequence() {
     );
     assert_eq!(local, "n\n8\n");
 }
+
+/// The standard gRPC health service answers SERVING for the Flight service and overall.
+#[test]
+fn the_health_service_says_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    runtime().block_on(async {
+        let address = server.uri.replace("grpc://", "http://");
+        let channel = Channel::from_shared(address)
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
+        for service in ["", "arrow.flight.protocol.FlightService"] {
+            let status = health
+                .check(tonic_health::pb::HealthCheckRequest {
+                    service: service.into(),
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .status;
+            assert_eq!(
+                status,
+                tonic_health::pb::health_check_response::ServingStatus::Serving as i32,
+                "service {service:?}"
+            );
+        }
+    });
+}
+
+/// A token past its lifetime is refused with UNAUTHENTICATED, saying so.
+#[test]
+fn an_expired_token_is_refused() {
+    let dir = demo_lake();
+    let users = users_file(dir.path());
+    let server = Server::start(dir.path(), &["--users", &users, "--token-ttl", "0s"]);
+    runtime().block_on(async {
+        let mut client = connect(&server).await;
+        client.handshake("analyst", "pa55word").await.unwrap();
+        let error = client.get_sql_info(vec![]).await.unwrap_err().to_string();
+        assert!(
+            error.contains("valid authentication credentials") && error.contains("has expired"),
+            "{error}"
+        );
+    });
+}

@@ -24,7 +24,6 @@ import sys
 
 def adbc(uri, user, password):
     import adbc_driver_flightsql.dbapi as flightsql
-    import pyarrow as pa
 
     kwargs = {}
     if user:
@@ -56,7 +55,9 @@ def adbc(uri, user, password):
             if s["db_schema_name"] == "public"
         )
         out["table_types"] = sorted(conn.adbc_get_table_types())
-        data = pa.table({"Framework": ["vLLM", "SGLang"], "Latency (ms)": [1.5, 2.5]})
+        import pandas as pd
+
+        data = pd.DataFrame({"Framework": ["vLLM", "SGLang"], "Latency (ms)": [1.5, 2.5]})
         out["ingested"] = cur.adbc_ingest("uploads", data, mode="create_append")
         out["ingested_again"] = cur.adbc_ingest("uploads", data, mode="create_append")
         cur.executemany(
