@@ -343,3 +343,40 @@ fn an_expired_token_is_refused() {
         );
     });
 }
+
+/// A ticket reads the table versions it was planned against: rows and columns committed
+/// between GetFlightInfo and DoGet do not show up in it (nor break its schema).
+#[test]
+fn a_ticket_reads_the_versions_it_was_planned_against() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("t1.csv"),
+        "framework,latency_ms\nvLLM,1.5\nSGLang,2.5\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("t2.csv"),
+        "framework,latency_ms,gpu\nvLLM,3.5,H100\n",
+    )
+    .unwrap();
+    ok(dir.path(), &["ingest", "--table", "lat", "t1.csv"]);
+    let server = Server::start(dir.path(), &[]);
+    runtime().block_on(async {
+        let mut client = connect(&server).await;
+        let before = client
+            .execute("SELECT * FROM lat".into(), None)
+            .await
+            .unwrap();
+        ok(dir.path(), &["ingest", "--table", "lat", "t2.csv"]);
+        let (schema, batches) = fetch(&mut client, before).await;
+        assert_eq!(schema.fields().len(), 5, "{schema:?}"); // framework, latency_ms, provenance
+        assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 2);
+        let after = client
+            .execute("SELECT * FROM lat".into(), None)
+            .await
+            .unwrap();
+        let (schema, batches) = fetch(&mut client, after).await;
+        assert!(schema.field_with_name("gpu").is_ok(), "{schema:?}");
+        assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 3);
+    });
+}
