@@ -586,8 +586,32 @@ pub async fn demo(lake: &Lake) -> Result<ExitCode, String> {
         .await
         .map_err(|e| output::one_line(&e.to_string()))?;
     drop(stdout);
+    let folder = std::path::Path::new("runlake-reports");
+    std::fs::create_dir_all(folder)
+        .map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
+    println!("\nThe shipped reports, rendered:\n");
+    for report in crate::report::available()? {
+        let rendered = crate::report::render(lake, &report, &Default::default()).await?;
+        let path = folder.join(format!("{}.html", report.name));
+        std::fs::write(&path, runlake_report::html(&rendered))
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        let alerts = rendered.alerts.len();
+        println!(
+            "  {:<60} {}{}",
+            path.display(),
+            report.title,
+            if alerts > 0 {
+                format!(" ({alerts} alert{})", if alerts == 1 { "" } else { "s" })
+            } else {
+                String::new()
+            }
+        );
+    }
     println!(
         "\nTry next:
+  runlake report --list                 the reports; runlake report NAME prints one as Markdown
+  runlake report benchmark_regression --param threshold=0.05 --fail-on-alert
+                                        exits 3: the demo's current runs regressed
   runlake tables                        what the lake holds
   runlake schema requests               columns and types of a table
   runlake sql                           an interactive SQL shell

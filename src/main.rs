@@ -2,6 +2,7 @@
 
 mod commands;
 mod output;
+mod report;
 mod server;
 mod session;
 mod shell;
@@ -73,6 +74,8 @@ enum Command {
         #[arg(long, default_value = "7d")]
         retain: String,
     },
+    /// Render a report (SQL file with a YAML header) as Markdown, HTML, JSON or CSV.
+    Report(report::ReportArgs),
     /// Serve the lake over Arrow Flight SQL (ADBC, JDBC, Superset, Grafana, pyarrow).
     Serve(server::ServeArgs),
     /// Manage the server's users file.
@@ -151,6 +154,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Forget { source } => commands::forget(&lake, &source).await,
         Command::Compact { table, retain } => commands::compact(&lake, table, &retain).await,
         Command::Serve(args) => server::serve(&lake, args).await,
+        Command::Report(args) => report::run(&lake, args).await,
         Command::Users(_) => unreachable!("handled before the lake opens"),
         Command::Sql { format, file, sql } => {
             let session = Session::open(lake)

@@ -3,6 +3,7 @@
 mod ingest;
 mod lake;
 mod replay;
+mod report;
 mod serve;
 
 use std::io::Write;

@@ -1,0 +1,204 @@
+//! `runlake report`: render a report of `sql/reports/` (or any report file).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, ValueEnum};
+use runlake_lake::Lake;
+use runlake_report::{Report, Severity};
+
+/// The reports shipped with runlake; a file of the same name in `./sql/reports/` wins.
+pub const SHIPPED: &[(&str, &str)] = &[
+    (
+        "framework_accuracy",
+        include_str!("../sql/reports/framework_accuracy.sql"),
+    ),
+    (
+        "step_duration_drivers",
+        include_str!("../sql/reports/step_duration_drivers.sql"),
+    ),
+    (
+        "prefill_decode_accuracy",
+        include_str!("../sql/reports/prefill_decode_accuracy.sql"),
+    ),
+    (
+        "pipeline_latency_breakdown",
+        include_str!("../sql/reports/pipeline_latency_breakdown.sql"),
+    ),
+    (
+        "benchmark_regression",
+        include_str!("../sql/reports/benchmark_regression.sql"),
+    ),
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Md,
+    Html,
+    Json,
+    Csv,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A report name (see --list) or the path of a report file.
+    #[arg(required_unless_present = "list")]
+    report: Option<String>,
+    /// List the available reports.
+    #[arg(long)]
+    list: bool,
+    /// A parameter, e.g. --param threshold=0.05 (repeatable).
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    params: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Md)]
+    format: ReportFormat,
+    /// Write to this file (for csv: this folder, one file per query) instead of standard
+    /// output.
+    #[arg(long, value_name = "PATH")]
+    out: Option<PathBuf>,
+    /// Exit with code 3 when an alert of severity warning or critical fires.
+    #[arg(long)]
+    fail_on_alert: bool,
+}
+
+/// Every available report: the shipped ones, overridden or extended by `./sql/reports`.
+pub fn available() -> Result<Vec<Report>, String> {
+    let mut reports: Vec<Report> = Vec::new();
+    for (name, text) in SHIPPED {
+        reports.push(Report::parse(name, text).map_err(|e| e.to_string())?);
+    }
+    let local = Path::new("sql/reports");
+    if let Ok(entries) = std::fs::read_dir(local) {
+        let mut paths: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "sql"))
+            .collect();
+        paths.sort();
+        for path in paths {
+            let report = load_file(&path)?;
+            reports.retain(|r| r.name != report.name);
+            reports.push(report);
+        }
+    }
+    reports.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(reports)
+}
+
+fn load_file(path: &Path) -> Result<Report, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read report {}: {e}", path.display()))?;
+    let name = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("report")
+        .to_string();
+    Report::parse(&name, &text).map_err(|e| e.to_string())
+}
+
+fn find(name: &str) -> Result<Report, String> {
+    let path = Path::new(name);
+    if name.ends_with(".sql") || path.is_file() {
+        return load_file(path);
+    }
+    available()?
+        .into_iter()
+        .find(|r| r.name == name)
+        .ok_or_else(|| {
+            let names: Vec<String> = available()
+                .map(|a| a.into_iter().map(|r| r.name).collect())
+                .unwrap_or_default();
+            format!("no report '{name}' (reports: {})", names.join(", "))
+        })
+}
+
+/// Renders one report to text in `format` (CSV: the queries one after another).
+pub async fn render(
+    lake: &Lake,
+    report: &Report,
+    params: &HashMap<String, String>,
+) -> Result<runlake_report::Rendered, String> {
+    let session = runlake_lake::sql::Session::open(lake.clone())
+        .await
+        .map_err(|e| e.to_string())?;
+    report
+        .run(session.ctx(), params)
+        .await
+        .map_err(|e| crate::output::one_line(&e.to_string()))
+}
+
+pub async fn run(lake: &Lake, args: ReportArgs) -> Result<ExitCode, String> {
+    if args.list {
+        for r in available()? {
+            let params: Vec<String> = r.params.keys().cloned().collect();
+            println!(
+                "{:<28} {}{}",
+                r.name,
+                r.title,
+                if params.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (params: {})", params.join(", "))
+                }
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let report = find(args.report.as_deref().unwrap_or_default())?;
+    let mut params = HashMap::new();
+    for item in &args.params {
+        let (k, v) = item
+            .split_once('=')
+            .ok_or_else(|| format!("--param '{item}': expected NAME=VALUE"))?;
+        params.insert(k.trim().to_string(), v.to_string());
+    }
+    let rendered = render(lake, &report, &params).await?;
+    for a in &rendered.alerts {
+        eprintln!("runlake: alert ({}): {}", a.severity.name(), a.message);
+    }
+    match args.format {
+        ReportFormat::Csv => {
+            let files = runlake_report::csv(&rendered);
+            match &args.out {
+                Some(dir) => {
+                    std::fs::create_dir_all(dir)
+                        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+                    for (name, text) in files {
+                        let path = dir.join(format!("{}.{name}.csv", report.name));
+                        std::fs::write(&path, text)
+                            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                        println!("{}", path.display());
+                    }
+                }
+                None => {
+                    for (name, text) in files {
+                        println!("# {name}\n{text}");
+                    }
+                }
+            }
+        }
+        format => {
+            let text = match format {
+                ReportFormat::Md => runlake_report::markdown(&rendered),
+                ReportFormat::Html => runlake_report::html(&rendered),
+                _ => runlake_report::json(&rendered),
+            };
+            match &args.out {
+                Some(path) => {
+                    std::fs::write(path, text)
+                        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                    println!("{}", path.display());
+                }
+                None => print!("{text}"),
+            }
+        }
+    }
+    Ok(
+        if args.fail_on_alert && rendered.fired_at_least(Severity::Warning) {
+            ExitCode::from(3)
+        } else {
+            ExitCode::SUCCESS
+        },
+    )
+}
