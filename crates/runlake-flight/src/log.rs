@@ -14,7 +14,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 /// Writes one log line: `ts=... level=info event=query user=alice ...`; values with
 /// spaces or quotes are quoted.
 pub fn event(level: &str, name: &str, fields: &[(&str, String)]) {
-    let ts = chrono_like_now();
+    let ts = now_rfc3339();
     let mut line = format!("ts={ts} level={level} event={name}");
     for (k, v) in fields.iter().filter(|(_, v)| !v.is_empty()) {
         line.push(' ');
@@ -41,29 +41,8 @@ fn now_us() -> i64 {
         .map_or(0, |d| d.as_micros() as i64)
 }
 
-/// RFC 3339 UTC with milliseconds, without a date library.
-fn chrono_like_now() -> String {
-    let us = now_us();
-    let secs = us.div_euclid(1_000_000);
-    let ms = us.rem_euclid(1_000_000) / 1000;
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Civil date from days since the epoch (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{ms:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 /// One query the server ran.

@@ -55,6 +55,12 @@ use crate::limits::{Governor, Limits, with_deadline};
 use crate::log::QueryLog;
 use crate::metadata::{XDBC_TYPES, sql_info};
 
+macro_rules! status {
+    ($e:expr) => {
+        $e.map_err(|e: Error| Status::from(e))
+    };
+}
+
 type BoxStream<T> = Pin<Box<dyn Stream<Item = std::result::Result<T, Status>> + Send + 'static>>;
 
 /// The server's shared state.
@@ -261,6 +267,34 @@ impl RunlakeFlightSql {
             n => format!("{n} statements: {total} rows written"),
         };
         Ok((summary, total))
+    }
+
+    /// Runs an update (`DoPut` of a statement or prepared statement): it must write.
+    /// Returns the rows written.
+    async fn update(&self, principal: &Principal, handle: &proto::StatementHandle) -> Result<i64> {
+        let session = self.session(&HashMap::new()).await?;
+        let plan = self.plan(&session, &handle.sql).await?;
+        let Some(kind) = Session::write_kind(&plan) else {
+            return Err(Error::InvalidArgument(
+                "an update must be a statement that writes (INSERT, CREATE, DROP)".into(),
+            ));
+        };
+        Ok(self.write(principal, &session, plan, kind, handle).await?.1)
+    }
+
+    /// The FlightInfo of a metadata command: its schema, and a ticket that is the command.
+    fn metadata_info(
+        &self,
+        request: Request<FlightDescriptor>,
+        schema: &Schema,
+        command: Vec<u8>,
+    ) -> std::result::Result<Response<FlightInfo>, Status> {
+        status!(self.principal(request.metadata()))?;
+        Ok(Response::new(status!(Self::flight_info(
+            schema,
+            command,
+            request.into_inner()
+        ))?))
     }
 
     /// Streams what a ticket names, within the server's limits, recording the query.
@@ -722,12 +756,6 @@ fn string_option(value: &str) -> proto::SessionOptionValue {
     }
 }
 
-macro_rules! status {
-    ($e:expr) => {
-        $e.map_err(|e: Error| Status::from(e))
-    };
-}
-
 #[tonic::async_trait]
 impl FlightSqlService for RunlakeFlightSql {
     type FlightService = RunlakeFlightSql;
@@ -904,21 +932,7 @@ impl FlightSqlService for RunlakeFlightSql {
         if let Some(first) = batches.first() {
             handle.parameters = status!(ipc_stream(&first.schema(), &batches))?;
         }
-        let result: Result<i64> = async {
-            let session = self.session(&HashMap::new()).await?;
-            let plan = self.plan(&session, &handle.sql).await?;
-            let Some(kind) = Session::write_kind(&plan) else {
-                return Err(Error::InvalidArgument(
-                    "an update must be a statement that writes (INSERT, CREATE, DROP)".into(),
-                ));
-            };
-            Ok(self
-                .write(&principal, &session, plan, kind, &handle)
-                .await?
-                .1)
-        }
-        .await;
-        status!(result)
+        status!(self.update(&principal, &handle).await)
     }
 
     async fn do_put_statement_update(
@@ -931,21 +945,7 @@ impl FlightSqlService for RunlakeFlightSql {
             sql: number_placeholders(&cmd.query),
             ..Default::default()
         };
-        let result: Result<i64> = async {
-            let session = self.session(&HashMap::new()).await?;
-            let plan = self.plan(&session, &handle.sql).await?;
-            let Some(kind) = Session::write_kind(&plan) else {
-                return Err(Error::InvalidArgument(
-                    "an update must be a statement that writes (INSERT, CREATE, DROP)".into(),
-                ));
-            };
-            Ok(self
-                .write(&principal, &session, plan, kind, &handle)
-                .await?
-                .1)
-        }
-        .await;
-        status!(result)
+        status!(self.update(&principal, &handle).await)
     }
 
     async fn do_put_statement_ingest(
@@ -966,14 +966,8 @@ impl FlightSqlService for RunlakeFlightSql {
         query: CommandGetCatalogs,
         request: Request<FlightDescriptor>,
     ) -> std::result::Result<Response<FlightInfo>, Status> {
-        status!(self.principal(request.metadata()))?;
         let schema = query.into_builder().schema();
-        let ticket = query.as_any().encode_to_vec();
-        Ok(Response::new(status!(Self::flight_info(
-            &schema,
-            ticket,
-            request.into_inner()
-        ))?))
+        self.metadata_info(request, &schema, query.as_any().encode_to_vec())
     }
 
     async fn do_get_catalogs(
@@ -998,14 +992,8 @@ impl FlightSqlService for RunlakeFlightSql {
         query: CommandGetDbSchemas,
         request: Request<FlightDescriptor>,
     ) -> std::result::Result<Response<FlightInfo>, Status> {
-        status!(self.principal(request.metadata()))?;
         let schema = query.clone().into_builder().schema();
-        let ticket = query.as_any().encode_to_vec();
-        Ok(Response::new(status!(Self::flight_info(
-            &schema,
-            ticket,
-            request.into_inner()
-        ))?))
+        self.metadata_info(request, &schema, query.as_any().encode_to_vec())
     }
 
     async fn do_get_schemas(
@@ -1033,14 +1021,8 @@ impl FlightSqlService for RunlakeFlightSql {
         query: CommandGetTables,
         request: Request<FlightDescriptor>,
     ) -> std::result::Result<Response<FlightInfo>, Status> {
-        status!(self.principal(request.metadata()))?;
         let schema = query.clone().into_builder().schema();
-        let ticket = query.as_any().encode_to_vec();
-        Ok(Response::new(status!(Self::flight_info(
-            &schema,
-            ticket,
-            request.into_inner()
-        ))?))
+        self.metadata_info(request, &schema, query.as_any().encode_to_vec())
     }
 
     async fn do_get_tables(
@@ -1067,14 +1049,8 @@ impl FlightSqlService for RunlakeFlightSql {
         query: CommandGetTableTypes,
         request: Request<FlightDescriptor>,
     ) -> std::result::Result<Response<FlightInfo>, Status> {
-        status!(self.principal(request.metadata()))?;
         let schema = query.into_builder().schema();
-        let ticket = query.as_any().encode_to_vec();
-        Ok(Response::new(status!(Self::flight_info(
-            &schema,
-            ticket,
-            request.into_inner()
-        ))?))
+        self.metadata_info(request, &schema, query.as_any().encode_to_vec())
     }
 
     async fn do_get_table_types(
@@ -1095,14 +1071,8 @@ impl FlightSqlService for RunlakeFlightSql {
         query: CommandGetSqlInfo,
         request: Request<FlightDescriptor>,
     ) -> std::result::Result<Response<FlightInfo>, Status> {
-        status!(self.principal(request.metadata()))?;
         let schema = query.clone().into_builder(&self.inner.sql_info).schema();
-        let ticket = query.as_any().encode_to_vec();
-        Ok(Response::new(status!(Self::flight_info(
-            &schema,
-            ticket,
-            request.into_inner()
-        ))?))
+        self.metadata_info(request, &schema, query.as_any().encode_to_vec())
     }
 
     async fn do_get_sql_info(
@@ -1123,14 +1093,8 @@ impl FlightSqlService for RunlakeFlightSql {
         query: CommandGetXdbcTypeInfo,
         request: Request<FlightDescriptor>,
     ) -> std::result::Result<Response<FlightInfo>, Status> {
-        status!(self.principal(request.metadata()))?;
         let schema = query.into_builder(&XDBC_TYPES).schema();
-        let ticket = query.as_any().encode_to_vec();
-        Ok(Response::new(status!(Self::flight_info(
-            &schema,
-            ticket,
-            request.into_inner()
-        ))?))
+        self.metadata_info(request, &schema, query.as_any().encode_to_vec())
     }
 
     async fn do_get_xdbc_type_info(
@@ -1151,13 +1115,7 @@ impl FlightSqlService for RunlakeFlightSql {
         query: CommandGetPrimaryKeys,
         request: Request<FlightDescriptor>,
     ) -> std::result::Result<Response<FlightInfo>, Status> {
-        status!(self.principal(request.metadata()))?;
-        let ticket = query.as_any().encode_to_vec();
-        Ok(Response::new(status!(Self::flight_info(
-            &keys_schema(true),
-            ticket,
-            request.into_inner()
-        ))?))
+        self.metadata_info(request, &keys_schema(true), query.as_any().encode_to_vec())
     }
 
     async fn do_get_primary_keys(
@@ -1176,13 +1134,7 @@ impl FlightSqlService for RunlakeFlightSql {
         query: CommandGetExportedKeys,
         request: Request<FlightDescriptor>,
     ) -> std::result::Result<Response<FlightInfo>, Status> {
-        status!(self.principal(request.metadata()))?;
-        let ticket = query.as_any().encode_to_vec();
-        Ok(Response::new(status!(Self::flight_info(
-            &keys_schema(false),
-            ticket,
-            request.into_inner()
-        ))?))
+        self.metadata_info(request, &keys_schema(false), query.as_any().encode_to_vec())
     }
 
     async fn do_get_exported_keys(
@@ -1201,13 +1153,7 @@ impl FlightSqlService for RunlakeFlightSql {
         query: CommandGetImportedKeys,
         request: Request<FlightDescriptor>,
     ) -> std::result::Result<Response<FlightInfo>, Status> {
-        status!(self.principal(request.metadata()))?;
-        let ticket = query.as_any().encode_to_vec();
-        Ok(Response::new(status!(Self::flight_info(
-            &keys_schema(false),
-            ticket,
-            request.into_inner()
-        ))?))
+        self.metadata_info(request, &keys_schema(false), query.as_any().encode_to_vec())
     }
 
     async fn do_get_imported_keys(
@@ -1226,13 +1172,7 @@ impl FlightSqlService for RunlakeFlightSql {
         query: CommandGetCrossReference,
         request: Request<FlightDescriptor>,
     ) -> std::result::Result<Response<FlightInfo>, Status> {
-        status!(self.principal(request.metadata()))?;
-        let ticket = query.as_any().encode_to_vec();
-        Ok(Response::new(status!(Self::flight_info(
-            &keys_schema(false),
-            ticket,
-            request.into_inner()
-        ))?))
+        self.metadata_info(request, &keys_schema(false), query.as_any().encode_to_vec())
     }
 
     async fn do_get_cross_reference(
