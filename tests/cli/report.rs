@@ -229,3 +229,77 @@ fn report_errors_name_what_is_wrong() {
     let mine = ok(dir.path(), &["report", "mine.sql", "--format", "csv"]);
     assert!(mine.starts_with("# q\nruns\n"), "{mine}");
 }
+
+/// The SVG charts of `html`, in order.
+fn charts(html: &str) -> Vec<String> {
+    html.split("<svg ")
+        .skip(1)
+        .map(|s| s.split("</svg>").next().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn html_charts_have_a_mark_per_point_or_bar_and_axes() {
+    let dir = demo_lake();
+    let render = |name: &str| {
+        let path = dir.path().join(format!("{name}.html"));
+        ok(
+            dir.path(),
+            &[
+                "report",
+                name,
+                "--format",
+                "html",
+                "--out",
+                path.to_str().unwrap(),
+            ],
+        );
+        std::fs::read_to_string(path).unwrap()
+    };
+    let marks = |svg: &str| svg.matches("class=\"mark\"").count();
+    let html = render("framework_accuracy");
+    assert!(!html.contains("chart-error"));
+    let c = charts(&html);
+    assert_eq!(c.len(), 2);
+    assert!(c[0].contains("class=\"chart scatter\"") && c[0].contains("class=\"identity\""));
+    assert_eq!(marks(&c[0]), 3600, "one point per pair");
+    assert_eq!(
+        c[0].matches("class=\"legend\"").count(),
+        5,
+        "a colour per framework"
+    );
+    assert!(c[1].contains("class=\"chart bar\""));
+    assert_eq!(marks(&c[1]), 5, "one bar per framework");
+    for svg in c.iter() {
+        for part in [
+            "class=\"axis x\"",
+            "class=\"axis y\"",
+            "class=\"label x\"",
+            "class=\"label y\"",
+            "class=\"ticks\"",
+        ] {
+            assert!(svg.contains(part), "{part} missing");
+        }
+    }
+    let c = charts(&render("step_duration_drivers"));
+    assert!(c[0].contains("class=\"chart line\"") && c[1].contains("class=\"chart histogram\""));
+    assert_eq!(marks(&c[1]), 20, "twenty bins");
+    let c = charts(&render("pipeline_latency_breakdown"));
+    assert!(c[0].contains("class=\"chart cdf\""));
+    assert_eq!(marks(&c[0]), 240, "one step per query");
+    let c = charts(&render("prefill_decode_accuracy"));
+    assert!(c[1].contains("class=\"chart box\""));
+    assert_eq!(marks(&c[1]), 2, "a box per phase");
+    let c = charts(&render("benchmark_regression"));
+    assert_eq!(marks(&c[0]), 4, "a bar per configuration");
+
+    // Scatter plots over 5000 points are thinned deterministically, and say so.
+    std::fs::write(
+        dir.path().join("big.sql"),
+        "/*\ntitle: Big\ncharts:\n  - {query: q, type: scatter, x: a, y: b}\n*/\n-- name: q\nSELECT value AS a, value * 2 AS b FROM generate_series(1, 12000)",
+    )
+    .unwrap();
+    let c = charts(&render("big.sql"));
+    assert_eq!(marks(&c[0]), 4000);
+    assert!(c[0].contains("4000 of 12000 points shown (every 3th)"));
+}

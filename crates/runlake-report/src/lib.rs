@@ -19,6 +19,7 @@
 //! FROM predictions GROUP BY framework HAVING count(*) >= $min_n
 //! ```
 
+pub mod charts;
 mod render;
 
 use std::collections::{BTreeMap, HashMap};

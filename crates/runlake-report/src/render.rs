@@ -249,6 +249,23 @@ pub fn html(r: &Rendered) -> String {
         }
         out.push_str("</ul>\n");
     }
+    for chart in &r.report.charts {
+        let Some(result) = r.results.iter().find(|q| q.name == chart.query) else {
+            continue;
+        };
+        match crate::charts::svg(chart, result) {
+            Ok(svg) => {
+                out.push_str("<figure>");
+                out.push_str(&svg);
+                out.push_str("</figure>\n");
+            }
+            Err(e) => out.push_str(&format!(
+                "<p class=\"chart-error\">chart of {}: {}</p>\n",
+                esc(&chart.query),
+                esc(&e)
+            )),
+        }
+    }
     for q in &r.results {
         out.push_str(&format!("<h2>{}</h2>\n<table><thead><tr>", esc(&q.name)));
         let columns: Vec<String> = q.schema.fields().iter().map(|f| f.name().clone()).collect();
