@@ -101,14 +101,22 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    // Like every Unix filter: a closed pipe (`runlake sql ... | head`) ends the process
-    // quietly instead of failing a write.
-    #[cfg(unix)]
-    #[allow(unsafe_code)]
-    // SAFETY: restores the default disposition of SIGPIPE before any thread starts.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
+    // Like every Unix filter, end quietly when standard output is closed early
+    // (`runlake sql ... | head`). SIGPIPE itself stays ignored (Rust's default): sockets
+    // written with writev would otherwise kill the server when a client goes away.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default_hook(info);
+    }));
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -122,6 +130,8 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
+        // Standard output closed early (`| head`): nothing to say.
+        Err(message) if message.contains("Broken pipe (os error 32)") => ExitCode::from(141),
         Err(message) => {
             eprintln!("runlake: error: {message}");
             ExitCode::from(1)

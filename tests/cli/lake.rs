@@ -408,3 +408,32 @@ fn views_persist_across_sessions_until_dropped() {
     );
     assert_eq!(sql("DROP VIEW errors"), "result\ndropped view errors\n");
 }
+
+/// `runlake ... | head`: a reader that stops early ends the command quietly (exit 141,
+/// as for any Unix filter killed by SIGPIPE), with nothing on standard error.
+#[test]
+fn a_closed_standard_output_ends_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_runlake"))
+        .args([
+            "sql",
+            "--format",
+            "csv",
+            "SELECT * FROM generate_series(1, 1000000)",
+        ])
+        .current_dir(dir.path())
+        .env("RUNLAKE_LAKE", dir.path().join("lake"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line, "value\n");
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(141));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+}
