@@ -3,6 +3,7 @@
 mod commands;
 mod output;
 mod report;
+mod schedule;
 mod server;
 mod session;
 mod shell;
@@ -77,7 +78,7 @@ enum Command {
     /// Render a report (SQL file with a YAML header) as Markdown, HTML, JSON or CSV.
     Report(report::ReportArgs),
     /// Serve the lake over Arrow Flight SQL (ADBC, JDBC, Superset, Grafana, pyarrow).
-    Serve(server::ServeArgs),
+    Serve(Box<server::ServeArgs>),
     /// Manage the server's users file.
     #[command(subcommand)]
     Users(server::UsersCommand),
@@ -163,7 +164,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         }
         Command::Forget { source } => commands::forget(&lake, &source).await,
         Command::Compact { table, retain } => commands::compact(&lake, table, &retain).await,
-        Command::Serve(args) => server::serve(&lake, args).await,
+        Command::Serve(args) => server::serve(&lake, *args).await,
         Command::Report(args) => report::run(&lake, args).await,
         Command::Users(_) => unreachable!("handled before the lake opens"),
         Command::Sql { format, file, sql } => {

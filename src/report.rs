@@ -65,11 +65,18 @@ pub struct ReportArgs {
 
 /// Every available report: the shipped ones, overridden or extended by `./sql/reports`.
 pub fn available() -> Result<Vec<Report>, String> {
+    available_in(Path::new(LOCAL_DIR))
+}
+
+/// Where reports of one's own go (relative to the working directory).
+pub const LOCAL_DIR: &str = "sql/reports";
+
+/// The shipped reports, overridden or extended by the `.sql` files of `local`.
+pub fn available_in(local: &Path) -> Result<Vec<Report>, String> {
     let mut reports: Vec<Report> = Vec::new();
     for (name, text) in SHIPPED {
         reports.push(Report::parse(name, text).map_err(|e| e.to_string())?);
     }
-    let local = Path::new("sql/reports");
     if let Ok(entries) = std::fs::read_dir(local) {
         let mut paths: Vec<PathBuf> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -132,14 +139,21 @@ pub async fn run(lake: &Lake, args: ReportArgs) -> Result<ExitCode, String> {
     if args.list {
         for r in available()? {
             let params: Vec<String> = r.params.keys().cloned().collect();
+            let mut notes = Vec::new();
+            if !params.is_empty() {
+                notes.push(format!("params: {}", params.join(", ")));
+            }
+            if let Some(s) = &r.schedule {
+                notes.push(format!("schedule: '{}' {}", s.text(), s.timezone()));
+            }
             println!(
                 "{:<28} {}{}",
                 r.name,
                 r.title,
-                if params.is_empty() {
+                if notes.is_empty() {
                     String::new()
                 } else {
-                    format!(" (params: {})", params.join(", "))
+                    format!(" ({})", notes.join("; "))
                 }
             );
         }

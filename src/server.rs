@@ -55,6 +55,13 @@ pub struct ServeArgs {
     /// with RESOURCE_EXHAUSTED instead).
     #[arg(long, value_name = "DIR")]
     spill_dir: Option<PathBuf>,
+    /// Run the reports whose header has a `schedule`, writing their pages under the
+    /// lake's `_reports/` and recording each run in `system.report_runs`.
+    #[arg(long)]
+    schedule: bool,
+    /// Reports of your own, next to the shipped ones (a file of the same name wins).
+    #[arg(long, value_name = "DIR", default_value = crate::report::LOCAL_DIR)]
+    reports: PathBuf,
 }
 
 /// A size such as `512MB`, `2GiB` or `1048576` (bytes).
@@ -159,6 +166,21 @@ pub async fn serve(lake: &Lake, args: ServeArgs) -> Result<ExitCode, String> {
             None => "no users file: local access only, every right".to_string(),
         }
     );
+    if args.schedule {
+        let reports = crate::report::available_in(&args.reports)?;
+        let clock = crate::schedule::Clock::from_env()?;
+        let scheduled = crate::schedule::start(lake, reports, clock).await?;
+        if scheduled.is_empty() {
+            eprintln!(
+                "runlake serve: --schedule: no report has a schedule (add e.g. \
+                 `schedule: '0 6 * * *'` to a report header in {})",
+                args.reports.display()
+            );
+        }
+        for line in scheduled {
+            println!("runlake serve: scheduled {line}");
+        }
+    }
     let _ = std::io::stdout().flush();
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;

@@ -303,3 +303,307 @@ fn html_charts_have_a_mark_per_point_or_bar_and_axes() {
     assert_eq!(marks(&c[0]), 4000);
     assert!(c[0].contains("4000 of 12000 points shown (every 3th)"));
 }
+
+const MINUTELY: &str = "/*
+title: Runs per label
+schedule: '* * * * *'
+alerts:
+  - {query: counts, when: \"n >= 4\", severity: warning, message: \"{label}: {n} runs\"}
+  - {query: counts, when: \"n > 100\", severity: critical, message: \"never\"}
+*/
+-- name: counts
+SELECT coalesce(label, 'none') AS label, count(*) AS n FROM runs GROUP BY label ORDER BY label
+";
+
+const BROKEN: &str = "/*
+title: Reads a table that is not there
+schedule: '*/2 * * * *'
+*/
+-- name: q
+SELECT * FROM no_such_table
+";
+
+#[test]
+fn a_schedule_runs_reports_and_records_runs_alerts_and_missed_runs() {
+    use super::serve::{Server, wait_for_log};
+    let dir = demo_lake();
+    let reports = dir.path().join("sql/reports");
+    std::fs::create_dir_all(&reports).unwrap();
+    std::fs::write(reports.join("minutely.sql"), MINUTELY).unwrap();
+    std::fs::write(reports.join("broken.sql"), BROKEN).unwrap();
+    let listed = ok(dir.path(), &["report", "--list"]);
+    assert!(
+        listed.contains("minutely") && listed.contains("schedule: '* * * * *' UTC"),
+        "{listed}"
+    );
+
+    // The scheduler's clock starts 1.5 s before 11:50, so both reports fire at once.
+    let (server, log) = Server::start_watched(
+        dir.path(),
+        &["--schedule"],
+        &[("RUNLAKE_NOW", "2026-11-22T11:49:58.5Z")],
+    );
+    let first = [
+        [
+            "report=minutely",
+            "scheduled_at=2026-11-22T11:50:00Z status=ok",
+        ],
+        [
+            "report=broken",
+            "scheduled_at=2026-11-22T11:50:00Z status=failed",
+        ],
+    ];
+    let mut seen = Vec::new();
+    for parts in first {
+        if !seen
+            .iter()
+            .any(|l: &String| parts.iter().all(|p| l.contains(p)))
+        {
+            seen.extend(wait_for_log(&log, &parts, 60));
+        }
+    }
+    drop(server);
+
+    // Ten minutes later (by the clock): the runs in between are recorded as missed, the
+    // 12:00 run, 29 s late, still runs.
+    let (server, log) = Server::start_watched(
+        dir.path(),
+        &["--schedule"],
+        &[("RUNLAKE_NOW", "2026-11-22T12:00:29Z")],
+    );
+    let mut seen = Vec::new();
+    for parts in [
+        [
+            "report=minutely",
+            "scheduled_at=2026-11-22T12:00:00Z status=ok",
+        ],
+        [
+            "report=broken",
+            "scheduled_at=2026-11-22T12:00:00Z status=failed",
+        ],
+    ] {
+        if !seen
+            .iter()
+            .any(|l: &String| parts.iter().all(|p| l.contains(p)))
+        {
+            seen.extend(wait_for_log(&log, &parts, 60));
+        }
+    }
+    let log_text = seen.join("\n");
+    assert!(
+        log_text
+            .contains("event=alert report=minutely severity=warning message=\"baseline: 4 runs\""),
+        "{log_text}"
+    );
+
+    // An ADBC client sees every run and alert.
+    let runs = server.query(
+        "SELECT report, status, count(*) AS n, min(scheduled_at) AS first, max(scheduled_at) AS last, \
+                sum(alerts) AS alerts \
+         FROM system.report_runs GROUP BY report, status ORDER BY report, status",
+    );
+    assert_eq!(
+        runs,
+        serde_json::json!([
+            [
+                "broken",
+                "failed",
+                2,
+                "2026-11-22 11:50:00+00:00",
+                "2026-11-22 12:00:00+00:00",
+                0
+            ],
+            [
+                "broken",
+                "missed",
+                4,
+                "2026-11-22 11:52:00+00:00",
+                "2026-11-22 11:58:00+00:00",
+                0
+            ],
+            [
+                "minutely",
+                "missed",
+                9,
+                "2026-11-22 11:51:00+00:00",
+                "2026-11-22 11:59:00+00:00",
+                0
+            ],
+            [
+                "minutely",
+                "ok",
+                2,
+                "2026-11-22 11:50:00+00:00",
+                "2026-11-22 12:00:00+00:00",
+                6
+            ]
+        ])
+    );
+    let errors = server.query(
+        "SELECT DISTINCT report, status, error FROM system.report_runs \
+         WHERE error IS NOT NULL ORDER BY report, status",
+    );
+    assert_eq!(errors[0][0], "broken");
+    assert!(
+        errors[0][2].as_str().unwrap().contains("no_such_table"),
+        "{errors}"
+    );
+    assert_eq!(
+        errors[1],
+        serde_json::json!(["broken", "missed", "the server was not running"])
+    );
+    let alerts = server.query(
+        "SELECT CAST(scheduled_at AS VARCHAR) AS t, severity, query, condition, message \
+         FROM system.alerts ORDER BY scheduled_at, message",
+    );
+    let row = |t: &str, label: &str, n: u32| {
+        serde_json::json!([
+            t,
+            "warning",
+            "counts",
+            "n >= 4",
+            format!("{label}: {n} runs")
+        ])
+    };
+    assert_eq!(
+        alerts,
+        serde_json::json!([
+            row("2026-11-22T11:50:00Z", "baseline", 4),
+            row("2026-11-22T11:50:00Z", "current", 4),
+            row("2026-11-22T11:50:00Z", "none", 5),
+            row("2026-11-22T12:00:00Z", "baseline", 4),
+            row("2026-11-22T12:00:00Z", "current", 4),
+            row("2026-11-22T12:00:00Z", "none", 5),
+        ])
+    );
+    drop(server);
+
+    // Each run's pages are in the lake.
+    let pages = dir.path().join("lake/_reports/minutely");
+    let md = std::fs::read_to_string(pages.join("20261122T115000Z.md")).unwrap();
+    assert!(md.contains("| baseline | 4 |"), "{md}");
+    let html = std::fs::read_to_string(pages.join("20261122T120000Z.html")).unwrap();
+    assert!(
+        html.contains("<title>Runs per label</title>"),
+        "{}",
+        &html[..200]
+    );
+    assert!(!dir.path().join("lake/_reports/broken").exists());
+}
+
+/// What a page looked like once loaded: appended to a copy of the page, run by the browser.
+const PROBE: &str = r#"<script>
+window.__errors = [];
+window.addEventListener('error', e => window.__errors.push(String(e.message || e)));
+window.addEventListener('load', () => {
+  const charts = [...document.querySelectorAll('svg.chart')].map(svg => {
+    const r = svg.getBoundingClientRect();
+    const marks = [...svg.querySelectorAll('.mark')];
+    const drawn = marks.filter(m => { const b = m.getBBox(); return b.width > 0 || b.height > 0; });
+    return {kind: svg.getAttribute('class'), width: r.width, height: r.height,
+            marks: marks.length, drawn: drawn.length};
+  });
+  const tables = [...document.querySelectorAll('table')].map(t => t.getBoundingClientRect().height);
+  const out = document.createElement('pre');
+  out.id = 'probe';
+  out.textContent = JSON.stringify({charts, tables, errors: window.__errors,
+    resources: performance.getEntriesByType('resource').length, title: document.title});
+  document.body.appendChild(out);
+});
+</script>"#;
+
+fn chromium() -> String {
+    let candidates = [
+        std::env::var("RUNLAKE_CHROMIUM").unwrap_or_default(),
+        "/usr/bin/chromium".to_string(),
+        "/usr/bin/chromium-browser".to_string(),
+    ];
+    candidates
+        .into_iter()
+        .find(|c| !c.is_empty() && Path::new(c).exists())
+        .unwrap_or_else(|| {
+            panic!(
+                "this test opens the HTML reports in Debian's chromium: install it \
+                 (apt-get install chromium; .ci/run does) or set RUNLAKE_CHROMIUM"
+            )
+        })
+}
+
+#[test]
+fn html_reports_load_in_headless_chromium_with_sized_charts() {
+    let dir = demo_lake();
+    let browser = chromium();
+    let profile = tempfile::tempdir().unwrap();
+    for name in REPORTS {
+        let page = dir.path().join(format!("{name}.html"));
+        ok(
+            dir.path(),
+            &[
+                "report",
+                name,
+                "--format",
+                "html",
+                "--out",
+                page.to_str().unwrap(),
+            ],
+        );
+        let html = std::fs::read_to_string(&page).unwrap();
+        let probed = dir.path().join(format!("{name}.probe.html"));
+        std::fs::write(
+            &probed,
+            html.replacen("</head>", &format!("{PROBE}</head>"), 1),
+        )
+        .unwrap();
+        let out = std::process::Command::new(&browser)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--enable-logging=stderr",
+                "--v=0",
+                "--dump-dom",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .arg(format!("file://{}", probed.display()))
+            .output()
+            .expect("chromium runs");
+        let dom = String::from_utf8_lossy(&out.stdout);
+        let log = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{name}: chromium failed: {log}");
+        let console: Vec<&str> = log.lines().filter(|l| l.contains(":CONSOLE")).collect();
+        assert!(console.is_empty(), "{name}: console messages {console:?}");
+        let probe = dom
+            .split("<pre id=\"probe\">")
+            .nth(1)
+            .and_then(|s| s.split("</pre>").next())
+            .unwrap_or_else(|| panic!("{name}: the page did not finish loading: {dom:.300}"));
+        let probe: serde_json::Value = serde_json::from_str(
+            &probe
+                .replace("&amp;", "&")
+                .replace("&lt;", "<")
+                .replace("&gt;", ">"),
+        )
+        .unwrap();
+        assert_eq!(probe["errors"], serde_json::json!([]), "{name}");
+        assert_eq!(probe["resources"], 0, "{name}: loaded something");
+        assert!(!probe["title"].as_str().unwrap().is_empty());
+        let charts = probe["charts"].as_array().unwrap();
+        assert!(!charts.is_empty(), "{name}: no charts");
+        for c in charts {
+            assert!(
+                c["width"].as_f64().unwrap() >= 300.0 && c["height"].as_f64().unwrap() >= 200.0,
+                "{name}: {c}"
+            );
+            assert!(c["marks"].as_u64().unwrap() > 0, "{name}: {c}");
+            assert_eq!(c["marks"], c["drawn"], "{name}: marks of no size in {c}");
+        }
+        for height in probe["tables"].as_array().unwrap() {
+            assert!(height.as_f64().unwrap() > 0.0, "{name}: an empty table");
+        }
+    }
+}

@@ -52,6 +52,69 @@ impl Server {
         }
     }
 
+    /// Starts a server with `envs` whose log lines also arrive on the returned channel
+    /// (see [`wait_for_log`]).
+    pub fn start_watched(
+        dir: &Path,
+        args: &[&str],
+        envs: &[(&str, &str)],
+    ) -> (Server, std::sync::mpsc::Receiver<String>) {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_runlake"))
+            .args(["serve", "--addr", "127.0.0.1:0"])
+            .args(args)
+            .envs(envs.iter().copied())
+            .current_dir(dir)
+            .env("RUNLAKE_LAKE", dir.join("lake"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("runlake serve starts");
+        let (send, receive) = std::sync::mpsc::channel();
+        let forward = |stream: Box<dyn std::io::Read + Send>,
+                       send: std::sync::mpsc::Sender<String>| {
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    if send.send(line).is_err() {
+                        break;
+                    }
+                }
+            })
+        };
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        // Both streams stay drained: the server stops on a closed standard output.
+        forward(Box::new(stdout), send.clone());
+        forward(Box::new(child.stderr.take().unwrap()), send);
+        let address = line
+            .split("://")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("runlake serve printed no address: {line:?}"));
+        let uri = format!("grpc://{address}");
+        (Server { child, uri }, receive)
+    }
+
+    /// The rows of one query run through the ADBC driver.
+    pub fn query(&self, sql: &str) -> Value {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/flight_clients.py");
+        let out = Command::new(test_python())
+            .arg(script)
+            .args(["query", &self.uri, sql])
+            .output()
+            .expect("python runs");
+        assert!(
+            out.status.success(),
+            "query {sql} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8(out.stdout).unwrap();
+        serde_json::from_str::<Value>(text.lines().last().unwrap_or_default())
+            .unwrap_or_else(|e| panic!("no JSON ({e}): {text}"))["rows"]
+            .clone()
+    }
+
     /// Runs a client scenario and returns what it printed.
     fn client(&self, scenario: &str, credentials: Option<(&str, &str)>) -> Value {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/flight_clients.py");
@@ -76,6 +139,33 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Waits (at most `seconds`) for a log line containing every one of `parts`; returns
+/// the lines seen until then.
+pub fn wait_for_log(
+    log: &std::sync::mpsc::Receiver<String>,
+    parts: &[&str],
+    seconds: u64,
+) -> Vec<String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    let mut seen = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match log.recv_timeout(left) {
+            Ok(line) => {
+                let found = parts.iter().all(|p| line.contains(p));
+                seen.push(line);
+                if found {
+                    return seen;
+                }
+            }
+            Err(_) => panic!(
+                "no log line with {parts:?} within {seconds} s; the log:\n{}",
+                seen.join("\n")
+            ),
+        }
     }
 }
 

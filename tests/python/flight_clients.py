@@ -15,6 +15,7 @@ Scenarios:
   tls       (USER = the certs folder) TLS with and without the client certificate
   load      (USER PASSWORD = CLIENTS OPERATIONS) concurrent clients mixing queries and
             ingests
+  query     (USER = SQL) one query through ADBC, its rows as lists (times as text)
   limits    a query over its memory, one over its time, one queued out, each failing
             alone; system.queries records them
 """
@@ -435,7 +436,20 @@ def sqlalchemy(uri, user, password):
     print(json.dumps(out))
 
 
+def query(uri, sql):
+    import adbc_driver_flightsql.dbapi as flightsql
+
+    with flightsql.connect(uri) as conn:
+        cur = conn.cursor()
+        cur.execute(sql)
+        rows = [[v if isinstance(v, (int, float, str, type(None))) else str(v) for v in r] for r in cur.fetchall()]
+    print(json.dumps({"rows": rows}))
+
+
 if __name__ == "__main__":
+    if sys.argv[1] == "query":
+        query(sys.argv[2], sys.argv[3])
+        sys.exit(0)
     if sys.argv[1] == "certs":
         certs(sys.argv[2])
         sys.exit(0)

@@ -6,7 +6,7 @@ pub mod auth;
 pub mod convert;
 mod error;
 mod limits;
-mod log;
+pub mod log;
 mod metadata;
 mod service;
 

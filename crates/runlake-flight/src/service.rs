@@ -165,11 +165,19 @@ impl RunlakeFlightSql {
             "queries".into(),
             Arc::new(MemTable::try_new(queries.schema(), vec![vec![queries]])?),
         )?;
-        if let Ok(ingests) = ctx
-            .table_provider(TableReference::full(CATALOG, SCHEMA, runlake_lake::INGESTS))
-            .await
-        {
-            system.register_table("ingests".into(), ingests)?;
+        // Lake tables shown under `system` (once the lake has them).
+        for (name, table) in [
+            ("ingests", runlake_lake::INGESTS),
+            ("report_runs", runlake_lake::REPORT_RUNS),
+            ("alerts", runlake_lake::ALERTS),
+        ] {
+            let reference = TableReference::full(CATALOG, SCHEMA, table);
+            if let Ok(provider) = ctx.table_provider(reference).await {
+                system.register_table(name.into(), provider)?;
+            } else if let Some(empty) = runlake_lake::empty_system_table(table) {
+                let provider = MemTable::try_new(empty.schema(), vec![vec![empty]])?;
+                system.register_table(name.into(), Arc::new(provider))?;
+            }
         }
         if let Some(catalog) = ctx.catalog(CATALOG) {
             catalog.register_schema("system", system)?;

@@ -271,7 +271,7 @@ fn timestamps(us: i64, n: usize) -> ArrayRef {
 }
 
 /// A batch of nullable columns, typed by their arrays.
-fn batch(columns: Vec<(&str, ArrayRef)>) -> RecordBatch {
+pub(crate) fn batch(columns: Vec<(&str, ArrayRef)>) -> RecordBatch {
     let fields: Vec<Field> = columns
         .iter()
         .map(|(name, array)| Field::new(*name, array.data_type().clone(), true))

@@ -12,6 +12,7 @@ mod error;
 mod ingest;
 mod location;
 mod maintain;
+mod runs;
 pub mod sql;
 mod views;
 
@@ -44,6 +45,9 @@ pub use crate::error::{Error, Result, TypeConflict};
 pub use crate::ingest::{INGESTS, IngestOptions, IngestReport, REJECTS, TableReport};
 pub use crate::location::Location;
 pub use crate::maintain::{CompactReport, TableInfo};
+pub use crate::runs::{
+    ALERTS, AlertRecord, REPORT_RUNS, REPORTS_DIR, ReportRun, empty_system_table,
+};
 pub use crate::views::VIEWS;
 
 /// The SQL catalog and schema lake tables appear under.

@@ -1,6 +1,7 @@
 //! runlake reports: one `.sql` file each. The leading block comment is a YAML header
 //! (title, description, typed parameters with defaults, an optional cron `schedule` and
-//! `timezone`, `charts`, `alerts`); then named queries, each introduced by `-- name: X`.
+//! `timezone`, `charts`, `alerts`) that ends at a line holding only `*/` (so a cron step
+//! such as `*/15` may appear in it); then named queries, each introduced by `-- name: X`.
 //!
 //! Parameters are bound as query parameters (`$threshold` in the SQL), never spliced
 //! into the text. An alert is a SQL boolean expression over one query's result columns,
@@ -21,6 +22,7 @@
 
 pub mod charts;
 mod render;
+pub mod schedule;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -34,6 +36,7 @@ use datafusion::prelude::SessionContext;
 use serde::Deserialize;
 
 pub use crate::render::{csv, html, json, markdown};
+pub use crate::schedule::Schedule;
 
 /// Everything that can go wrong with a report.
 #[derive(Debug, thiserror::Error)]
@@ -154,8 +157,8 @@ pub struct Report {
     pub title: String,
     pub description: String,
     pub params: BTreeMap<String, Param>,
-    pub schedule: Option<String>,
-    pub timezone: String,
+    /// When `runlake serve --schedule` runs the report (with its default parameters).
+    pub schedule: Option<Schedule>,
     pub charts: Vec<Chart>,
     pub alerts: Vec<Alert>,
     /// (name, SQL) in file order.
@@ -173,8 +176,10 @@ impl Report {
         let body = trimmed.strip_prefix("/*").ok_or_else(|| {
             invalid("expected a leading /* ... */ block with the YAML header".into())
         })?;
-        let end = body
-            .find("*/")
+        // The header ends at a line that is just `*/`, so a cron step such as `*/15`
+        // inside it does not end it; failing that, at the first `*/`.
+        let end = closing_line(body)
+            .or_else(|| body.find("*/"))
             .ok_or_else(|| invalid("the header comment is not closed with */".into()))?;
         let header: Header =
             serde_yaml::from_str(&body[..end]).map_err(|e| invalid(format!("header: {e}")))?;
@@ -224,13 +229,20 @@ impl Report {
                 )));
             }
         }
+        let timezone = header.timezone.as_deref().unwrap_or("UTC");
+        let schedule = match &header.schedule {
+            Some(expr) => Some(Schedule::parse(expr, timezone).map_err(invalid)?),
+            None if header.timezone.is_some() => {
+                return Err(invalid("a timezone without a schedule".into()));
+            }
+            None => None,
+        };
         Ok(Report {
             name: name.to_string(),
             title: header.title,
             description: header.description,
             params: header.params,
-            schedule: header.schedule,
-            timezone: header.timezone.unwrap_or_else(|| "UTC".into()),
+            schedule,
             charts: header.charts,
             alerts: header.alerts,
             queries,
@@ -415,6 +427,18 @@ impl Rendered {
     pub fn fired_at_least(&self, severity: Severity) -> bool {
         self.alerts.iter().any(|a| a.severity >= severity)
     }
+}
+
+/// The offset of the first line of `text` that is only `*/` (and blanks).
+fn closing_line(text: &str) -> Option<usize> {
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        if line.trim() == "*/" {
+            return Some(offset + line.find("*/")?);
+        }
+        offset += line.len();
+    }
+    None
 }
 
 /// The values of one row as text (floats with up to 6 significant decimals).
