@@ -607,3 +607,52 @@ fn html_reports_load_in_headless_chromium_with_sized_charts() {
         }
     }
 }
+
+/// Whether `got` (a report's JSON value) equals the reference `want`: text and integers
+/// exactly, floats to 1e-9 relative (NULL and NaN alike).
+fn same(got: &serde_json::Value, want: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match (got, want) {
+        (Value::Null, Value::Null) => true,
+        (Value::String(g), Value::Null) => g == "NaN",
+        (g, Value::Number(w)) if w.is_f64() => {
+            let w = w.as_f64().unwrap();
+            let g = g.as_f64().or_else(|| g.as_str().and_then(|s| s.parse().ok()));
+            g.is_some_and(|g| (g - w).abs() <= 1e-9 * g.abs().max(w.abs()) + 1e-12)
+        }
+        (g, w) => g == w,
+    }
+}
+
+#[test]
+fn report_numbers_equal_numpy_scipy_and_sklearn_on_the_same_rows() {
+    let fixture: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cli/fixtures/reports_reference.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let dir = demo_lake();
+    let reports = fixture["reports"].as_object().unwrap();
+    assert_eq!(reports.len(), REPORTS.len());
+    let mut compared = 0;
+    for (name, queries) in reports {
+        let out: serde_json::Value =
+            serde_json::from_str(&ok(dir.path(), &["report", name, "--format", "json"])).unwrap();
+        for (query, want_rows) in queries.as_object().unwrap() {
+            let got_rows = out["queries"][query].as_array().unwrap();
+            let want_rows = want_rows.as_array().unwrap();
+            assert_eq!(got_rows.len(), want_rows.len(), "{name}.{query}: row count");
+            assert!(!want_rows.is_empty(), "{name}.{query}: no reference rows");
+            for (i, (got, want)) in got_rows.iter().zip(want_rows).enumerate() {
+                for (column, w) in want.as_object().unwrap() {
+                    let g = &got[column];
+                    assert!(same(g, w), "{name}.{query} row {i} {column}: {g} != {w}");
+                    compared += 1;
+                }
+            }
+        }
+    }
+    assert!(compared > 300, "only {compared} values compared");
+}
