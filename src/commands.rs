@@ -131,7 +131,9 @@ pub async fn ingest(lake: &Lake, args: IngestArgs) -> Result<ExitCode, String> {
 
 /// The progress bar of a long ingest on a terminal: files done, the current file and
 /// phase, rows read and rows/s, redrawn on standard error a few times a second.
-struct StatusLine {
+/// A status line redrawn on standard error (when it is a terminal) while long work runs:
+/// step n of total, what is being done, and (for ingests) rows read and rows/s.
+pub struct StatusLine {
     progress: runlake_ingest::Progress,
     shared: std::sync::Arc<std::sync::Mutex<StatusState>>,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
@@ -147,7 +149,17 @@ struct StatusState {
 }
 
 impl StatusLine {
+    /// A line for `total` files being ingested.
     fn start(total: usize) -> Self {
+        Self::spawn(total, true)
+    }
+
+    /// A line for `total` steps (no row counts), e.g. the queries of reports.
+    pub fn steps(total: usize) -> Self {
+        Self::spawn(total, false)
+    }
+
+    fn spawn(total: usize, rows_read: bool) -> Self {
         use std::sync::atomic::Ordering;
         let progress = runlake_ingest::Progress::default();
         let shared = std::sync::Arc::new(std::sync::Mutex::new(StatusState::default()));
@@ -168,15 +180,22 @@ impl StatusLine {
                     let rows = progress.rows();
                     let width = 20;
                     let filled = state.index * width / total.max(1);
+                    let detail = if rows_read {
+                        format!(
+                            "  {}  {} rows  {:.0} rows/s",
+                            progress.phase(),
+                            rows,
+                            rows as f64 / elapsed.max(1e-3)
+                        )
+                    } else {
+                        String::new()
+                    };
                     eprint!(
-                        "\r\x1b[2K[{}{}] {}/{total} {}  {}  {} rows  {:.0} rows/s  {:.1}s",
+                        "\r\x1b[2K[{}{}] {}/{total} {}{detail}  {:.1}s",
                         "#".repeat(filled),
                         "-".repeat(width - filled),
                         state.index + 1,
                         state.file,
-                        progress.phase(),
-                        rows,
-                        rows as f64 / elapsed.max(1e-3),
                         elapsed
                     );
                     state.visible = true;
@@ -191,7 +210,8 @@ impl StatusLine {
         }
     }
 
-    fn next_file(&self, index: usize, file: &str) {
+    /// Step `index` (from 0), doing `what`.
+    pub fn next_file(&self, index: usize, file: &str) {
         self.progress.start();
         if let Ok(mut state) = self.shared.lock() {
             state.index = index;
@@ -201,7 +221,7 @@ impl StatusLine {
     }
 
     /// Erases the line (before a file's summary is printed).
-    fn clear(&self) {
+    pub fn clear(&self) {
         if let Ok(mut state) = self.shared.lock() {
             state.started = None;
             if state.visible {
@@ -590,6 +610,7 @@ pub async fn demo(lake: &Lake) -> Result<ExitCode, String> {
     std::fs::create_dir_all(folder)
         .map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
     println!("\nThe shipped reports, rendered:\n");
+    let mut all = Vec::new();
     for report in crate::report::available()? {
         let rendered = crate::report::render(lake, &report, &Default::default()).await?;
         let path = folder.join(format!("{}.html", report.name));
@@ -606,7 +627,19 @@ pub async fn demo(lake: &Lake) -> Result<ExitCode, String> {
                 String::new()
             }
         );
+        all.push(rendered);
     }
+    let index = folder.join("index.html");
+    std::fs::write(
+        &index,
+        runlake_report::html_all("runlake reports on the demo data", &all),
+    )
+    .map_err(|e| format!("cannot write {}: {e}", index.display()))?;
+    let shown = std::fs::canonicalize(&index).unwrap_or(index);
+    println!(
+        "\nAll of them on one page (framework scatter, latency CDF, step time per number of running requests, ...):\n  {}",
+        shown.display()
+    );
     println!(
         "\nTry next:
   runlake report --list                 the reports; runlake report NAME prints one as Markdown

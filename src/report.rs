@@ -1,6 +1,7 @@
 //! `runlake report`: render a report of `sql/reports/` (or any report file).
 
 use std::collections::HashMap;
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -129,10 +130,26 @@ pub async fn render(
     let session = runlake_lake::sql::Session::open(lake.clone())
         .await
         .map_err(|e| e.to_string())?;
-    report
-        .run(session.ctx(), params)
+    // Long renders show which query runs, on a terminal.
+    let steps = report.queries.len() + usize::from(!report.alerts.is_empty());
+    let status = std::io::stderr()
+        .is_terminal()
+        .then(|| crate::commands::StatusLine::steps(steps));
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let progress = |what: &str| {
+        if let Some(status) = &status {
+            let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            status.next_file(n, &format!("{}: {what}", report.name));
+        }
+    };
+    let rendered = report
+        .run_with_progress(session.ctx(), params, &progress)
         .await
-        .map_err(|e| crate::output::one_line(&e.to_string()))
+        .map_err(|e| crate::output::one_line(&e.to_string()));
+    if let Some(status) = &status {
+        status.clear();
+    }
+    rendered
 }
 
 pub async fn run(lake: &Lake, args: ReportArgs) -> Result<ExitCode, String> {

@@ -7,6 +7,7 @@ description: >
 params:
   min_n: {type: int, default: 10, description: frameworks with fewer pairs are left out}
   max_mape: {type: float, default: 0.25, description: MAPE above this fires a warning}
+tables: [summary]
 charts:
   - {query: pairs, type: scatter, x: actual_ms, y: predicted_ms, series: framework, title: Predicted vs actual latency (ms)}
   - {query: summary, type: bar, x: framework, y: mape, title: MAPE per framework}

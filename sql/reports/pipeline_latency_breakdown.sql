@@ -6,6 +6,7 @@ description: >
 params:
   slo_ms: {type: float, default: 5000, description: the end-to-end latency objective}
   min_attainment: {type: float, default: 0.9, description: a pass rate below this fires}
+tables: [end_to_end, components]
 charts:
   - {query: cdf, type: cdf, x: duration_ms, title: End-to-end latency CDF (ms)}
   - {query: components, type: bar, x: component, y: share, title: Share of end-to-end time}

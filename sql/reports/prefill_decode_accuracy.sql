@@ -5,6 +5,7 @@ description: >
   (per-token) steps, and measured vs predicted P50 / P95 per configuration.
 params:
   max_mape: {type: float, default: 0.3, description: MAPE above this fires a warning}
+tables: [accuracy, by_configuration]
 charts:
   - {query: pairs, type: scatter, x: actual_ms, y: predicted_ms, series: phase, title: Predicted vs actual by phase}
   - {query: pairs, type: box, x: phase, y: relative_error, title: Relative error by phase}

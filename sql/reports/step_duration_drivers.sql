@@ -6,6 +6,7 @@ description: >
   (spread of chunk sizes, running requests, context tokens, prefix-cache hits).
 params:
   tokens: {type: int, default: 2048, description: the total_scheduled_tokens value to study}
+tables: [summary, drivers, by_running]
 charts:
   - {query: by_running, type: line, x: num_running_reqs, y: mean_ms, title: Mean model run time by running requests}
   - {query: durations, type: histogram, x: model_run_duration_ms, title: Model run time (ms)}

@@ -503,10 +503,12 @@ window.addEventListener('load', () => {
     return {kind: svg.getAttribute('class'), width: r.width, height: r.height,
             marks: marks.length, drawn: drawn.length};
   });
-  const tables = [...document.querySelectorAll('table')].map(t => t.getBoundingClientRect().height);
+  const tables = [...document.querySelectorAll('table')].map(t => ({
+    height: t.getBoundingClientRect().height, first: t.querySelector('th').textContent}));
+  const sections = document.querySelectorAll('section').length;
   const out = document.createElement('pre');
   out.id = 'probe';
-  out.textContent = JSON.stringify({charts, tables, errors: window.__errors,
+  out.textContent = JSON.stringify({charts, tables, sections, errors: window.__errors,
     resources: performance.getEntriesByType('resource').length, title: document.title});
   document.body.appendChild(out);
 });
@@ -529,6 +531,74 @@ fn chromium() -> String {
         })
 }
 
+/// Opens `page` (with [`PROBE`] added) in headless Chromium and returns what the probe saw,
+/// after checking that nothing failed, logged to the console, or loaded from elsewhere.
+fn open_in_chromium(browser: &str, profile: &Path, page: &Path) -> serde_json::Value {
+    let name = page.display().to_string();
+    let html = std::fs::read_to_string(page).unwrap();
+    let probed = page.with_extension("probe.html");
+    std::fs::write(
+        &probed,
+        html.replacen("</head>", &format!("{PROBE}</head>"), 1),
+    )
+    .unwrap();
+    let out = std::process::Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(format!("file://{}", probed.display()))
+        .output()
+        .expect("chromium runs");
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{name}: chromium failed: {log}");
+    let console: Vec<&str> = log.lines().filter(|l| l.contains(":CONSOLE")).collect();
+    assert!(console.is_empty(), "{name}: console messages {console:?}");
+    let probe = dom
+        .split("<pre id=\"probe\">")
+        .nth(1)
+        .and_then(|s| s.split("</pre>").next())
+        .unwrap_or_else(|| panic!("{name}: the page did not finish loading: {dom:.300}"));
+    let probe: serde_json::Value = serde_json::from_str(
+        &probe
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&"),
+    )
+    .unwrap();
+    assert_eq!(probe["errors"], serde_json::json!([]), "{name}");
+    assert_eq!(probe["resources"], 0, "{name}: loaded something");
+    assert!(!probe["title"].as_str().unwrap().is_empty());
+    let charts = probe["charts"].as_array().unwrap();
+    assert!(!charts.is_empty(), "{name}: no charts");
+    for c in charts {
+        assert!(
+            c["width"].as_f64().unwrap() >= 300.0 && c["height"].as_f64().unwrap() >= 200.0,
+            "{name}: {c}"
+        );
+        assert!(c["marks"].as_u64().unwrap() > 0, "{name}: {c}");
+        assert_eq!(c["marks"], c["drawn"], "{name}: marks of no size in {c}");
+    }
+    for table in probe["tables"].as_array().unwrap() {
+        assert!(
+            table["height"].as_f64().unwrap() > 0.0,
+            "{name}: an empty table"
+        );
+    }
+    probe
+}
+
 #[test]
 fn html_reports_load_in_headless_chromium_with_sized_charts() {
     let dir = demo_lake();
@@ -547,64 +617,48 @@ fn html_reports_load_in_headless_chromium_with_sized_charts() {
                 page.to_str().unwrap(),
             ],
         );
-        let html = std::fs::read_to_string(&page).unwrap();
-        let probed = dir.path().join(format!("{name}.probe.html"));
-        std::fs::write(
-            &probed,
-            html.replacen("</head>", &format!("{PROBE}</head>"), 1),
-        )
-        .unwrap();
-        let out = std::process::Command::new(&browser)
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--enable-logging=stderr",
-                "--v=0",
-                "--dump-dom",
-            ])
-            .arg(format!("--user-data-dir={}", profile.path().display()))
-            .arg(format!("file://{}", probed.display()))
-            .output()
-            .expect("chromium runs");
-        let dom = String::from_utf8_lossy(&out.stdout);
-        let log = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "{name}: chromium failed: {log}");
-        let console: Vec<&str> = log.lines().filter(|l| l.contains(":CONSOLE")).collect();
-        assert!(console.is_empty(), "{name}: console messages {console:?}");
-        let probe = dom
-            .split("<pre id=\"probe\">")
-            .nth(1)
-            .and_then(|s| s.split("</pre>").next())
-            .unwrap_or_else(|| panic!("{name}: the page did not finish loading: {dom:.300}"));
-        let probe: serde_json::Value = serde_json::from_str(
-            &probe
-                .replace("&amp;", "&")
-                .replace("&lt;", "<")
-                .replace("&gt;", ">"),
-        )
-        .unwrap();
-        assert_eq!(probe["errors"], serde_json::json!([]), "{name}");
-        assert_eq!(probe["resources"], 0, "{name}: loaded something");
-        assert!(!probe["title"].as_str().unwrap().is_empty());
-        let charts = probe["charts"].as_array().unwrap();
-        assert!(!charts.is_empty(), "{name}: no charts");
-        for c in charts {
-            assert!(
-                c["width"].as_f64().unwrap() >= 300.0 && c["height"].as_f64().unwrap() >= 200.0,
-                "{name}: {c}"
-            );
-            assert!(c["marks"].as_u64().unwrap() > 0, "{name}: {c}");
-            assert_eq!(c["marks"], c["drawn"], "{name}: marks of no size in {c}");
-        }
-        for height in probe["tables"].as_array().unwrap() {
-            assert!(height.as_f64().unwrap() > 0.0, "{name}: an empty table");
-        }
+        open_in_chromium(&browser, profile.path(), &page);
+    }
+    // The page `runlake demo` ends with: every report, the framework scatter, the latency
+    // CDF and the step time per number of running requests among them.
+    let probe = open_in_chromium(
+        &browser,
+        profile.path(),
+        &dir.path().join("runlake-reports/index.html"),
+    );
+    let kinds: Vec<&str> = probe["charts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["kind"].as_str().unwrap())
+        .collect();
+    for kind in [
+        "chart scatter",
+        "chart cdf",
+        "chart histogram",
+        "chart box",
+        "chart bar",
+    ] {
+        assert!(kinds.contains(&kind), "{kind} missing from {kinds:?}");
+    }
+    assert_eq!(probe["sections"], 5);
+    let headers: Vec<&str> = probe["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["first"].as_str().unwrap())
+        .collect();
+    for first in [
+        "framework",
+        "num_running_reqs",
+        "component",
+        "config",
+        "phase",
+    ] {
+        assert!(
+            headers.contains(&first),
+            "no table of {first} in {headers:?}"
+        );
     }
 }
 
@@ -617,7 +671,9 @@ fn same(got: &serde_json::Value, want: &serde_json::Value) -> bool {
         (Value::String(g), Value::Null) => g == "NaN",
         (g, Value::Number(w)) if w.is_f64() => {
             let w = w.as_f64().unwrap();
-            let g = g.as_f64().or_else(|| g.as_str().and_then(|s| s.parse().ok()));
+            let g = g
+                .as_f64()
+                .or_else(|| g.as_str().and_then(|s| s.parse().ok()));
             g.is_some_and(|g| (g - w).abs() <= 1e-9 * g.abs().max(w.abs()) + 1e-12)
         }
         (g, w) => g == w,

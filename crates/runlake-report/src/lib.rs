@@ -35,7 +35,7 @@ use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
 use serde::Deserialize;
 
-pub use crate::render::{csv, html, json, markdown};
+pub use crate::render::{csv, html, html_all, json, markdown};
 pub use crate::schedule::Schedule;
 
 /// Everything that can go wrong with a report.
@@ -148,6 +148,8 @@ struct Header {
     charts: Vec<Chart>,
     #[serde(default)]
     alerts: Vec<Alert>,
+    #[serde(default)]
+    tables: Option<Vec<String>>,
 }
 
 /// A parsed report file.
@@ -161,6 +163,9 @@ pub struct Report {
     pub schedule: Option<Schedule>,
     pub charts: Vec<Chart>,
     pub alerts: Vec<Alert>,
+    /// The queries shown as tables in Markdown and HTML (default: all); the others
+    /// only feed charts, JSON and CSV.
+    pub tables: Option<Vec<String>>,
     /// (name, SQL) in file order.
     pub queries: Vec<(String, String)>,
 }
@@ -221,6 +226,11 @@ impl Report {
                 return Err(invalid(format!("a chart uses unknown query '{}'", c.query)));
             }
         }
+        for t in header.tables.iter().flatten() {
+            if !known(t) {
+                return Err(invalid(format!("'tables' names unknown query '{t}'")));
+            }
+        }
         for a in &header.alerts {
             if !known(&a.query) {
                 return Err(invalid(format!(
@@ -245,6 +255,7 @@ impl Report {
             schedule,
             charts: header.charts,
             alerts: header.alerts,
+            tables: header.tables,
             queries,
         })
     }
@@ -309,6 +320,17 @@ impl Report {
         ctx: &SessionContext,
         given: &HashMap<String, String>,
     ) -> Result<Rendered> {
+        self.run_with_progress(ctx, given, &|_| {}).await
+    }
+
+    /// [`Report::run`], calling `progress` with each query's name before it runs (and
+    /// `alerts` before the alerts are evaluated).
+    pub async fn run_with_progress(
+        &self,
+        ctx: &SessionContext,
+        given: &HashMap<String, String>,
+        progress: &(dyn Fn(&str) + Sync),
+    ) -> Result<Rendered> {
         let params = self.bind(given)?;
         let values = ParamValues::Map(
             params
@@ -318,6 +340,7 @@ impl Report {
         );
         let mut results = Vec::new();
         for (name, sql) in &self.queries {
+            progress(name);
             let query_error = |e: datafusion::error::DataFusionError| Error::Query {
                 report: self.name.clone(),
                 query: name.clone(),
@@ -334,6 +357,9 @@ impl Report {
             });
         }
         let mut fired = Vec::new();
+        if !self.alerts.is_empty() {
+            progress("alerts");
+        }
         for alert in &self.alerts {
             let result = results
                 .iter()
@@ -423,6 +449,14 @@ pub struct Rendered {
 }
 
 impl Rendered {
+    /// Whether query `name` is shown as a table in Markdown and HTML.
+    pub fn shows_table(&self, name: &str) -> bool {
+        self.report
+            .tables
+            .as_ref()
+            .is_none_or(|t| t.iter().any(|n| n == name))
+    }
+
     /// Whether an alert of at least `severity` fired.
     pub fn fired_at_least(&self, severity: Severity) -> bool {
         self.alerts.iter().any(|a| a.severity >= severity)

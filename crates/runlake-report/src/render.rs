@@ -40,6 +40,15 @@ pub fn markdown(r: &Rendered) -> String {
         out.push('\n');
     }
     for q in &r.results {
+        if !r.shows_table(&q.name) {
+            let rows: usize = q.batches.iter().map(|b| b.num_rows()).sum();
+            out.push_str(&format!(
+                "## {}\n\n{rows} row{} (charted in --format html; all rows in csv or json)\n\n",
+                q.name,
+                if rows == 1 { "" } else { "s" }
+            ));
+            continue;
+        }
         out.push_str(&format!("## {}\n\n", q.name));
         let columns: Vec<String> = q.schema.fields().iter().map(|f| f.name().clone()).collect();
         out.push_str(&format!("| {} |\n", columns.join(" | ")));
@@ -207,26 +216,81 @@ fn scalar_text(v: &ScalarValue) -> String {
     }
 }
 
-/// The report as one self-contained HTML page (no network): title, parameters, alerts,
-/// one table per query.
-pub fn html(r: &Rendered) -> String {
-    let esc = |t: &str| {
-        t.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-            .replace('"', "&quot;")
-    };
+fn esc(t: &str) -> String {
+    t.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// A self-contained HTML document around `body`.
+fn page(title: &str, body: &str) -> String {
     let mut out =
         String::from("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n");
-    out.push_str(&format!("<title>{}</title>\n", esc(&r.report.title)));
+    out.push_str(&format!("<title>{}</title>\n", esc(title)));
     out.push_str(
         "<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}\
          table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}\
          th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}\
+         section{margin-bottom:3em}nav li{margin:.2em 0}\
          .alert-warning{color:#a15c00}.alert-critical{color:#b00020}.alert-info{color:#555}</style>\n",
     );
     out.push_str("</head><body>\n");
-    out.push_str(&format!("<h1>{}</h1>\n", esc(&r.report.title)));
+    out.push_str(body);
+    out.push_str("</body></html>\n");
+    out
+}
+
+/// The report as one self-contained HTML page (no network): title, parameters, alerts,
+/// charts, one table per query.
+pub fn html(r: &Rendered) -> String {
+    let mut body = format!("<h1>{}</h1>\n", esc(&r.report.title));
+    body.push_str(&html_body(r, "h2"));
+    body.push_str(&format!(
+        "<p><small>Generated {} by runlake.</small></p>\n",
+        esc(&r.generated_at)
+    ));
+    page(&r.report.title, &body)
+}
+
+/// Several reports on one self-contained page, with a table of contents.
+pub fn html_all(title: &str, reports: &[Rendered]) -> String {
+    let mut body = format!("<h1>{}</h1>\n<nav><ul>\n", esc(title));
+    for r in reports {
+        body.push_str(&format!(
+            "<li><a href=\"#{}\">{}</a>{}</li>\n",
+            esc(&r.report.name),
+            esc(&r.report.title),
+            if r.alerts.is_empty() {
+                String::new()
+            } else {
+                format!(" ({} alerts)", r.alerts.len())
+            }
+        ));
+    }
+    body.push_str("</ul></nav>\n");
+    for r in reports {
+        body.push_str(&format!(
+            "<section id=\"{}\"><h2>{}</h2>\n",
+            esc(&r.report.name),
+            esc(&r.report.title)
+        ));
+        body.push_str(&html_body(r, "h3"));
+        body.push_str("</section>\n");
+    }
+    if let Some(r) = reports.first() {
+        body.push_str(&format!(
+            "<p><small>Generated {} by runlake.</small></p>\n",
+            esc(&r.generated_at)
+        ));
+    }
+    page(title, &body)
+}
+
+/// A report's description, parameters, alerts, charts and tables; `h` is the heading
+/// tag of its parts.
+fn html_body(r: &Rendered, h: &str) -> String {
+    let mut out = String::new();
     if !r.report.description.trim().is_empty() {
         out.push_str(&format!("<p>{}</p>\n", esc(r.report.description.trim())));
     }
@@ -239,7 +303,7 @@ pub fn html(r: &Rendered) -> String {
         out.push_str(&format!("<p>Parameters: {}</p>\n", params.join(", ")));
     }
     if !r.alerts.is_empty() {
-        out.push_str("<h2>Alerts</h2>\n<ul>\n");
+        out.push_str(&format!("<{h}>Alerts</{h}>\n<ul>\n"));
         for a in &r.alerts {
             out.push_str(&format!(
                 "<li class=\"alert-{0}\"><b>{0}</b>: {1}</li>\n",
@@ -266,8 +330,8 @@ pub fn html(r: &Rendered) -> String {
             )),
         }
     }
-    for q in &r.results {
-        out.push_str(&format!("<h2>{}</h2>\n<table><thead><tr>", esc(&q.name)));
+    for q in r.results.iter().filter(|q| r.shows_table(&q.name)) {
+        out.push_str(&format!("<{h}>{}</{h}>\n<table><thead><tr>", esc(&q.name)));
         let columns: Vec<String> = q.schema.fields().iter().map(|f| f.name().clone()).collect();
         for c in &columns {
             out.push_str(&format!("<th>{}</th>", esc(c)));
@@ -296,9 +360,5 @@ pub fn html(r: &Rendered) -> String {
             ));
         }
     }
-    out.push_str(&format!(
-        "<p><small>Generated {} by runlake.</small></p>\n</body></html>\n",
-        esc(&r.generated_at)
-    ));
     out
 }
