@@ -74,10 +74,8 @@ W3 = {
   SELECT num_running_reqs, count(*) AS n, avg(model_run_duration_ms) AS mean_ms,
          stddev(model_run_duration_ms) AS std_ms, cv(model_run_duration_ms) AS cv
   FROM '{f}' GROUP BY num_running_reqs);
-SELECT pearson(chunk_std, d) AS chunk_std_pearson FROM (
-  SELECT step, max(d) AS d, stddev_pop(c) AS chunk_std
-  FROM (SELECT step, model_run_duration_ms AS d, unnest(chunk_sizes) AS c FROM '{f}')
-  GROUP BY step)""",
+SELECT pearson(list_stddev_pop(chunk_sizes), model_run_duration_ms) AS chunk_std_pearson
+FROM '{f}'""",
     "duckdb": """SELECT count(*) AS groups, sum(n) AS n, sum(mean_ms) AS mean_ms, sum(std_ms) AS std_ms,
        sum(cv) AS cv, any_value(chunk_std_pearson) FROM (
   SELECT num_running_reqs, count(*) AS n, avg(model_run_duration_ms) AS mean_ms,

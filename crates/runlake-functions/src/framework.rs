@@ -588,7 +588,7 @@ fn buffers_to_state(buffers: &[Buffer], width: usize) -> Vec<ArrayRef> {
         .map(|k| {
             let mut offsets = Vec::with_capacity(buffers.len() + 1);
             offsets.push(0i32);
-            let mut values = Vec::new();
+            let mut values = Vec::with_capacity(buffers.iter().map(|b| b.columns[k].len()).sum());
             for b in buffers {
                 values.extend_from_slice(&b.columns[k]);
                 offsets.push(values.len() as i32);

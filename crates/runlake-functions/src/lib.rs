@@ -20,6 +20,7 @@ mod dispersion;
 mod docs;
 mod errors;
 mod framework;
+mod lists;
 mod quantile;
 mod rank;
 mod robust;
@@ -29,13 +30,14 @@ pub mod stats;
 use std::sync::{Arc, LazyLock};
 
 use datafusion::common::Result;
-use datafusion::logical_expr::AggregateUDF;
+use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
 use datafusion::prelude::SessionContext;
 
 use crate::correlation::Pearson;
 use crate::dispersion::{Shape, Spread};
 use crate::errors::{MaxError, MeanError, R2Score, Wape};
 use crate::framework::{BufferUdaf, MomentUdaf};
+use crate::lists::{ListStat, ListUdf};
 use crate::quantile::Quantile;
 use crate::rank::Rank;
 use crate::robust::{Medae, Robust};
@@ -94,13 +96,30 @@ pub fn all_functions() -> Vec<Arc<AggregateUDF>> {
     ALL.clone()
 }
 
-/// Registers every runlake aggregate function with a DataFusion session.
+static SCALARS: LazyLock<Vec<Arc<ScalarUDF>>> = LazyLock::new(|| {
+    [ListStat::Mean, ListStat::Stddev, ListStat::StddevPop]
+        .into_iter()
+        .map(|s| Arc::new(ScalarUDF::new_from_impl(ListUdf::new(s))))
+        .collect()
+});
+
+/// Every runlake scalar function (the statistics of a row's list: `list_mean`,
+/// `list_stddev`, `list_stddev_pop`).
+pub fn all_scalar_functions() -> Vec<Arc<ScalarUDF>> {
+    SCALARS.clone()
+}
+
+/// Registers every runlake function (aggregates and list statistics) with a DataFusion
+/// session.
 ///
 /// Names that the session already knows (for example a built-in of the same name) are
 /// replaced, so the runlake semantics apply.
 pub fn register_all(ctx: &SessionContext) -> Result<()> {
     for f in ALL.iter() {
         ctx.register_udaf(f.as_ref().clone());
+    }
+    for f in SCALARS.iter() {
+        ctx.register_udf(f.as_ref().clone());
     }
     Ok(())
 }

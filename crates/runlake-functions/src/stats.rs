@@ -514,19 +514,18 @@ fn sum_pairwise(values: &[f64]) -> f64 {
 /// Average ("mid") ranks, 1-based, ties sharing the mean of their positions, as
 /// `scipy.stats.rankdata(method="average")`.
 pub fn average_ranks(values: &[f64]) -> Vec<f64> {
-    let mut order: Vec<u32> = (0..values.len() as u32).collect();
-    order.sort_unstable_by(|&a, &b| values[a as usize].total_cmp(&values[b as usize]));
+    let sorted = sorted_keys(values);
     let mut ranks = vec![0.0; values.len()];
     let mut start = 0;
-    while start < order.len() {
-        let v = values[order[start] as usize];
+    while start < sorted.len() {
+        let v = from_key(sorted[start].0);
         let mut end = start + 1;
-        while end < order.len() && values[order[end] as usize] == v {
+        while end < sorted.len() && from_key(sorted[end].0) == v {
             end += 1;
         }
         // positions start..end (0-based) share rank mean(start+1 ..= end)
         let rank = (start + end + 1) as f64 / 2.0;
-        for &i in &order[start..end] {
+        for &(_, i) in &sorted[start..end] {
             ranks[i as usize] = rank;
         }
         start = end;
@@ -534,10 +533,86 @@ pub fn average_ranks(values: &[f64]) -> Vec<f64> {
     ranks
 }
 
+/// The bit pattern of `v` as an unsigned key in `f64::total_cmp` order.
+#[inline]
+fn to_key(v: f64) -> u64 {
+    let bits = v.to_bits();
+    if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | 1 << 63
+    }
+}
+
+#[inline]
+fn from_key(k: u64) -> f64 {
+    f64::from_bits(if k >> 63 == 1 { k & !(1 << 63) } else { !k })
+}
+
+/// `(key, index)` of every value, ascending by key (ties in any order). One counting
+/// pass distributes the keys into up to 65,536 buckets by their leading bits within the
+/// keys' range, then each bucket (small, so cache-resident) is sorted on its own: about
+/// twice as fast on a large group as one comparison sort, and with no indirection through
+/// the values.
+fn sorted_keys(values: &[f64]) -> Vec<(u64, u32)> {
+    let n = values.len();
+    let mut keys: Vec<(u64, u32)> = values
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| (to_key(v), i as u32))
+        .collect();
+    if n < 4096 {
+        keys.sort_unstable_by_key(|p| p.0);
+        return keys;
+    }
+    let (lo, hi) = keys
+        .iter()
+        .fold((u64::MAX, 0), |(lo, hi), &(k, _)| (lo.min(k), hi.max(k)));
+    let bits = 64 - (hi - lo).leading_zeros();
+    let digit_bits = bits.min(16);
+    let shift = bits - digit_bits;
+    let buckets = 1usize << digit_bits;
+    let digit = |k: u64| ((k - lo) >> shift) as usize;
+    let mut starts = vec![0usize; buckets + 1];
+    for &(k, _) in &keys {
+        starts[digit(k) + 1] += 1;
+    }
+    for b in 0..buckets {
+        starts[b + 1] += starts[b];
+    }
+    let mut next = starts.clone();
+    let mut out = vec![(0u64, 0u32); n];
+    for &(k, i) in &keys {
+        let d = digit(k);
+        out[next[d]] = (k, i);
+        next[d] += 1;
+    }
+    for b in 0..buckets {
+        let bucket = &mut out[starts[b]..starts[b + 1]];
+        if bucket.len() > 1 {
+            bucket.sort_unstable_by_key(|p| p.0);
+        }
+    }
+    out
+}
+
 /// Spearman's rho: Pearson r of the average ranks; `None` when a column is constant.
 pub fn spearman(x: &[f64], y: &[f64]) -> Option<f64> {
-    pearson_two_pass(&average_ranks(x), &average_ranks(y))
+    let (rx, ry) = if x.len() >= PARALLEL_RANKS {
+        // Large groups: rank the two columns on two threads.
+        std::thread::scope(|s| {
+            let rx = s.spawn(|| average_ranks(x));
+            let ry = average_ranks(y);
+            (rx.join().expect("ranking does not panic"), ry)
+        })
+    } else {
+        (average_ranks(x), average_ranks(y))
+    };
+    pearson_two_pass(&rx, &ry)
 }
+
+/// Groups at least this large rank their two columns in parallel.
+const PARALLEL_RANKS: usize = 1 << 16;
 
 /// Kendall's tau-b in O(n log n) (Knight's algorithm, as `scipy.stats.kendalltau`);
 /// `None` when either column is constant.

@@ -9,9 +9,10 @@ use datafusion::arrow::array::{
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use serde_json::Value;
 
+use crate::columns::TextColumns;
 use crate::names::unique_snake_case;
 use crate::table::{INGESTED_AT, LINE, SOURCE, TableRows, timestamp_type};
-use crate::value::{Cell, is_null_text, json_cell, parse_json};
+use crate::value::{Cell, json_cell, parse_json};
 use crate::{Error, Format, Parsed, Reject, Result, Source, TableData};
 
 const RAW_LIMIT: usize = 2000;
@@ -62,25 +63,99 @@ pub fn read_delimited(source: &Source, table: &str, delimiter: u8) -> Result<Par
     }
     let names = unique_snake_case(&headers);
     let renamed = renames(&headers, &names);
-    let mut rows = TableRows::new(table, &[]);
-    for name in &names {
-        rows.push_column(name);
+    // The rows start where the header's record ends.
+    let body_start = reader.position().byte() as usize;
+    let body_line = reader.position().line();
+    let body = &text[body_start.min(text.len())..];
+    let pieces = split_lines(body, PARALLEL_PIECE);
+    let read = |piece: &(usize, usize, u64)| {
+        let (from, to, newlines_before) = *piece;
+        read_rows(
+            &body[from..to],
+            body_line + newlines_before,
+            table,
+            &names,
+            delimiter,
+        )
+    };
+    let mut parts: Vec<Part> = if pieces.len() > 1 {
+        let progress = crate::progress::current();
+        std::thread::scope(|s| {
+            let handles: Vec<_> = pieces
+                .iter()
+                .map(|p| {
+                    let progress = progress.clone();
+                    let read = &read;
+                    s.spawn(move || crate::progress::reporting(progress.as_ref(), || read(p)))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("a CSV reading thread does not panic"))
+                .collect()
+        })
+    } else {
+        Vec::new()
+    };
+    // A bad row in a piece may come from a split inside a quoted field (after a stray
+    // quote): then the pieces are not trusted and the text is read in one go.
+    if parts.is_empty() || parts.iter().any(|p| !p.rejects.is_empty()) {
+        parts = vec![read(&(0, body.len(), 0))];
     }
+    let mut parts = parts.into_iter();
+    let first = parts.next().expect("at least one part");
+    let (mut rows, mut rejects, mut records) = (first.rows, first.rejects, first.records);
+    for part in parts {
+        rows.append(part.rows);
+        rejects.extend(part.rejects);
+        records += part.records;
+    }
+    Ok(Parsed {
+        format: if delimiter == b'\t' {
+            Format::Tsv
+        } else {
+            Format::Csv
+        },
+        tables: vec![TableData::Text(rows)],
+        rejects,
+        renamed,
+        records,
+    })
+}
+
+/// Rows read from one piece of a delimited text.
+struct Part {
+    rows: TextColumns,
+    rejects: Vec<Reject>,
+    records: usize,
+}
+
+/// Texts are read on several threads in pieces of at least this many bytes.
+const PARALLEL_PIECE: usize = 8 << 20;
+
+/// The records of `text` (no header), the first on line `first_line`.
+fn read_rows(text: &str, first_line: u64, table: &str, names: &[String], delimiter: u8) -> Part {
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .flexible(true)
+        .has_headers(false)
+        .from_reader(text.as_bytes());
+    let mut rows = TextColumns::new(table, names);
     let mut rejects = Vec::new();
     let mut records = 0usize;
     let mut record = csv::StringRecord::new();
+    let line_of = |line: u64| first_line + line - 1;
     loop {
         let line_hint = reader.position().line();
         match reader.read_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {
-                records += 1;
-                let line = record.position().map_or(line_hint, |p| p.line());
+                let line = line_of(record.position().map_or(line_hint, |p| p.line()));
                 if record.len() == 1 && record.get(0).is_some_and(str::is_empty) && names.len() > 1
                 {
-                    records -= 1; // a blank line
-                    continue;
+                    continue; // a blank line
                 }
+                records += 1;
                 if record.len() != names.len() {
                     let raw: Vec<&str> = record.iter().collect();
                     rejects.push(Reject {
@@ -95,23 +170,14 @@ pub fn read_delimited(source: &Source, table: &str, delimiter: u8) -> Result<Par
                     });
                     continue;
                 }
-                let cells = names
-                    .iter()
-                    .zip(record.iter())
-                    .map(|(n, v)| {
-                        let cell = if is_null_text(v) {
-                            Cell::Null
-                        } else {
-                            Cell::Str(v.to_string())
-                        };
-                        (n.clone(), cell)
-                    })
-                    .collect();
-                rows.push(line, cells);
+                rows.push(line, record.iter());
+                if rows.len() % 8192 == 0 {
+                    crate::progress::rows_read(8192);
+                }
             }
             Err(e) => {
                 records += 1;
-                let line = e.position().map_or(line_hint, |p| p.line());
+                let line = line_of(e.position().map_or(line_hint, |p| p.line()));
                 rejects.push(Reject {
                     line,
                     column: None,
@@ -124,17 +190,53 @@ pub fn read_delimited(source: &Source, table: &str, delimiter: u8) -> Result<Par
             }
         }
     }
-    Ok(Parsed {
-        format: if delimiter == b'\t' {
-            Format::Tsv
-        } else {
-            Format::Csv
-        },
-        tables: vec![TableData::Rows(rows)],
+    crate::progress::rows_read(rows.len() as u64 % 8192);
+    Part {
+        rows,
         rejects,
-        renamed,
         records,
-    })
+    }
+}
+
+/// Splits `text` into up to one piece per core, each at least `min_piece` bytes, at line
+/// ends outside quotes (an even number of quote characters before them): `(from, to,
+/// newlines before from)`.
+fn split_lines(text: &str, min_piece: usize) -> Vec<(usize, usize, u64)> {
+    let bytes = text.as_bytes();
+    let count = |seg: &[u8], c: u8| seg.iter().filter(|&&b| b == c).count() as u64;
+    let k = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(bytes.len() / min_piece.max(1))
+        .max(1);
+    let mut pieces = Vec::with_capacity(k);
+    let (mut from, mut newlines, mut quotes) = (0usize, 0u64, 0u64);
+    for j in 1..k {
+        let target = (j * bytes.len() / k).max(from);
+        let (mut q, mut nl) = (
+            quotes + count(&bytes[from..target], b'"'),
+            newlines + count(&bytes[from..target], b'\n'),
+        );
+        let mut at = target;
+        let mut end = None;
+        while at < bytes.len() {
+            let b = bytes[at];
+            at += 1;
+            if b == b'"' {
+                q += 1;
+            } else if b == b'\n' {
+                nl += 1;
+                if q % 2 == 0 {
+                    end = Some(at);
+                    break;
+                }
+            }
+        }
+        let Some(end) = end else { break };
+        pieces.push((from, end, newlines));
+        (from, newlines, quotes) = (end, nl, q);
+    }
+    pieces.push((from, bytes.len(), newlines));
+    pieces
 }
 
 /// JSON lines: one object per line; a line that is not a JSON object is a bad row.

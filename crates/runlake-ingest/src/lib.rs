@@ -5,6 +5,7 @@
 //!
 //! Nothing here writes: the lake commits what a [`Parsed`] holds.
 
+mod columns;
 mod detect;
 mod error;
 mod formats;
@@ -20,6 +21,7 @@ use std::collections::HashMap;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::Schema;
 
+pub use crate::columns::TextColumns;
 pub use crate::detect::detect;
 pub use crate::error::{Error, Result};
 pub use crate::progress::Progress;
@@ -167,6 +169,8 @@ pub fn natural_keys(table: &str) -> &'static [&'static str] {
 pub enum TableData {
     /// Rows to be typed and built (text formats).
     Rows(TableRows),
+    /// Delimited text, column by column, to be typed and built.
+    Text(TextColumns),
     /// Batches that keep their own types (Parquet, Arrow), provenance already added.
     Batches {
         table: String,
@@ -178,6 +182,7 @@ impl TableData {
     pub fn table(&self) -> &str {
         match self {
             TableData::Rows(r) => &r.table,
+            TableData::Text(t) => &t.table,
             TableData::Batches { table, .. } => table,
         }
     }
@@ -218,14 +223,15 @@ pub fn parse(source: &Source, options: &Options) -> Result<Parsed> {
         formats::read(format, source, &table, options)
     })?;
     for t in &mut parsed.tables {
-        if let TableData::Rows(rows) = t
-            && rows.table == "predictions"
-        {
-            // The canonical columns reports rely on exist even when a file lacks some.
-            for (name, kind) in PREDICTIONS {
-                if !rows.has_column(name) {
-                    rows.declare(name, *kind);
-                }
+        if t.table() != "predictions" {
+            continue;
+        }
+        // The canonical columns reports rely on exist even when a file lacks some.
+        for (name, kind) in PREDICTIONS {
+            match t {
+                TableData::Rows(rows) if !rows.has_column(name) => rows.declare(name, *kind),
+                TableData::Text(text) if !text.has_column(name) => text.declare(name, *kind),
+                _ => {}
             }
         }
     }
@@ -253,6 +259,11 @@ impl Parsed {
                 TableData::Rows(rows) => {
                     for (k, v) in tags {
                         rows.set_all(k, &Cell::Str(v.clone()));
+                    }
+                }
+                TableData::Text(text) => {
+                    for (k, v) in tags {
+                        text.set_all(k, v);
                     }
                 }
                 TableData::Batches { batches, .. } => {
@@ -286,6 +297,17 @@ impl Parsed {
                         table: name,
                         rows: batch.num_rows(),
                         batches: vec![batch],
+                    });
+                }
+                TableData::Text(text) => {
+                    let name = text.table.clone();
+                    let (batches, bad) =
+                        text.finish(known.get(&name), source_name, ingested_at_us)?;
+                    rejects.extend(bad);
+                    out.push(TableOut {
+                        table: name,
+                        rows: batches.iter().map(RecordBatch::num_rows).sum(),
+                        batches,
                     });
                 }
                 TableData::Batches { table, batches } => {

@@ -56,6 +56,11 @@ pub(crate) fn reporting<T>(progress: Option<&Progress>, f: impl FnOnce() -> T) -
     out
 }
 
+/// The progress this thread reports to, for threads it starts.
+pub(crate) fn current() -> Option<Progress> {
+    CURRENT.with(|c| c.borrow().clone())
+}
+
 /// Counts `n` rows read on this thread.
 pub(crate) fn rows_read(n: u64) {
     CURRENT.with(|c| {

@@ -267,14 +267,11 @@ fn infer<'a>(name: &str, cells: impl Iterator<Item = &'a Cell>) -> Kind {
         }
     }
     let numbers = ints + floats + numeric_strs;
-    let non_numeric_strs = strs - numeric_strs;
-    // A column is numeric when numbers dominate; the odd non-number is a bad row.
-    if numbers > 0 && non_numeric_strs * 20 <= numbers && bools == 0 && json == 0 {
-        return if is_count_column(name) && !fractional {
-            Kind::Int
-        } else {
-            Kind::Float
-        };
+    if bools == 0
+        && json == 0
+        && let Some(kind) = numeric_kind(name, numbers, strs - numeric_strs, fractional)
+    {
+        return kind;
     }
     let counts = [
         (strs, Kind::Str),
@@ -298,8 +295,27 @@ fn infer<'a>(name: &str, cells: impl Iterator<Item = &'a Cell>) -> Kind {
     }
 }
 
+/// The numeric kind of a column holding `numbers` numbers (`fractional` when one has a
+/// fraction) and `others` texts that are not numbers, if it is numeric: numbers must
+/// dominate, and the odd non-number is then a bad row. Counts are whole numbers.
+pub(crate) fn numeric_kind(
+    name: &str,
+    numbers: usize,
+    others: usize,
+    fractional: bool,
+) -> Option<Kind> {
+    if numbers == 0 || others * 20 > numbers {
+        return None;
+    }
+    Some(if is_count_column(name) && !fractional {
+        Kind::Int
+    } else {
+        Kind::Float
+    })
+}
+
 /// Converts a cell to `kind`, or says why it cannot be.
-fn convert(cell: Cell, kind: Kind) -> Result<Cell, String> {
+pub(crate) fn convert(cell: Cell, kind: Kind) -> Result<Cell, String> {
     use Cell as C;
     Ok(match (kind, cell) {
         (_, C::Null) => C::Null,
@@ -413,7 +429,7 @@ fn describe_kind(kind: Kind) -> &'static str {
     }
 }
 
-fn clip(s: &str) -> String {
+pub(crate) fn clip(s: &str) -> String {
     if s.chars().count() > 60 {
         format!("{}...", s.chars().take(60).collect::<String>())
     } else {
@@ -421,7 +437,7 @@ fn clip(s: &str) -> String {
     }
 }
 
-fn build<'a>(kind: Kind, cells: impl Iterator<Item = &'a Cell>) -> ArrayRef {
+pub(crate) fn build<'a>(kind: Kind, cells: impl Iterator<Item = &'a Cell>) -> ArrayRef {
     match kind {
         Kind::Float => {
             let mut b = Float64Builder::new();

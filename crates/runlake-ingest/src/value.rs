@@ -164,6 +164,9 @@ pub fn as_bool(v: &Value) -> Option<bool> {
 
 /// Whether a text field means "no value": empty, `NA`, `N/A`, `null`, `None`.
 pub fn is_null_text(s: &str) -> bool {
+    if s.as_bytes().first().is_some_and(u8::is_ascii_digit) {
+        return false; // the common case: a number
+    }
     let t = s.trim();
     t.is_empty()
         || t.eq_ignore_ascii_case("na")
@@ -179,15 +182,29 @@ pub struct NotANumber;
 /// Parses a number written as text. `Ok(None)` for the null spellings, `NaN` for `NaN`,
 /// infinities for `inf` / `Infinity`; `Err` when the text is not a number.
 pub fn parse_number(s: &str) -> Result<Option<f64>, NotANumber> {
+    let plain = |b: &u8| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E');
+    if s.as_bytes().first().is_some_and(u8::is_ascii_digit) && s.bytes().all(|b| plain(&b)) {
+        // The common case: digits, no spaces, no words.
+        return s.parse::<f64>().map(Some).map_err(|_| NotANumber);
+    }
     if is_null_text(s) {
         return Ok(None);
     }
     let t = s.trim();
-    match t.to_ascii_lowercase().as_str() {
-        "nan" => return Ok(Some(f64::NAN)),
-        "inf" | "+inf" | "infinity" | "+infinity" => return Ok(Some(f64::INFINITY)),
-        "-inf" | "-infinity" => return Ok(Some(f64::NEG_INFINITY)),
-        _ => {}
+    if t.bytes()
+        .any(|b| b.is_ascii_alphabetic() && !matches!(b, b'e' | b'E'))
+    {
+        let special = |names: &[&str]| names.iter().any(|n| t.eq_ignore_ascii_case(n));
+        if special(&["nan"]) {
+            return Ok(Some(f64::NAN));
+        }
+        if special(&["inf", "+inf", "infinity", "+infinity"]) {
+            return Ok(Some(f64::INFINITY));
+        }
+        if special(&["-inf", "-infinity"]) {
+            return Ok(Some(f64::NEG_INFINITY));
+        }
+        return Err(NotANumber);
     }
     // Reject things Rust accepts but people do not mean as numbers.
     if !t

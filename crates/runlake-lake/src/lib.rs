@@ -323,15 +323,22 @@ impl Lake {
                 Some(_) => Some(table.snapshot()?.snapshot().arrow_schema()),
                 None => None,
             };
-            let mut batch = concat(name, &batches)?;
+            let mut parts = aligned(name, &batches)?;
             if let Some(schema) = &existing {
-                batch = conform(name, batch, schema)?;
+                parts = parts
+                    .into_iter()
+                    .map(|b| conform(name, b, schema))
+                    .collect::<Result<_>>()?;
             }
-            if dedupe && version.is_some() && !keys.is_empty() {
-                batch = self.drop_present(name, &table, batch, keys).await?;
+            if !keys.is_empty() {
+                // Deduplication and sorting work on the source's rows as one batch.
+                let mut batch = concat(name, &parts)?;
+                if dedupe && version.is_some() {
+                    batch = self.drop_present(name, &table, batch, keys).await?;
+                }
+                parts = vec![sort(name, batch, keys)?];
             }
-            let batch = sort(name, batch, keys)?;
-            let rows = batch.num_rows();
+            let rows = parts.iter().map(RecordBatch::num_rows).sum();
             let mut txns = vec![Transaction::new(&key.app_id, key.version)];
             if dedupe {
                 // Every deduplicating commit carries this app id: two of them racing always
@@ -347,7 +354,7 @@ impl Lake {
             let written = table
                 // An empty batch still commits, so the key is recorded even when every
                 // record was already present.
-                .write(vec![batch])
+                .write(parts)
                 .with_save_mode(SaveMode::Append)
                 .with_schema_mode(deltalake::operations::write::SchemaMode::Merge)
                 .with_writer_properties(writer_properties())
@@ -528,32 +535,46 @@ const MAX_COMMIT_ATTEMPTS: usize = 50;
 /// The app id every deduplicating commit carries (see [`Lake::append`]).
 const SERIAL_APP_ID: &str = "runlake:serial";
 
-fn concat(name: &str, batches: &[RecordBatch]) -> Result<RecordBatch> {
+/// The batches with one schema: batches of one source may differ in columns (JSON
+/// records), so each gets the union of the columns (missing ones NULL).
+fn aligned(name: &str, batches: &[RecordBatch]) -> Result<Vec<RecordBatch>> {
     let write_err = |e: ArrowError| Error::Write {
         table: name.to_string(),
         message: e.to_string(),
     };
-    let Some(first) = batches.first() else {
+    if batches.is_empty() {
         return Err(Error::Write {
             table: name.to_string(),
             message: "nothing to write".into(),
         });
-    };
-    // Batches of one source may differ in columns (JSON records): unify them.
+    }
     let schemas: Vec<Schema> = batches
         .iter()
         .map(|b| b.schema().as_ref().clone())
         .collect();
     let merged = Arc::new(Schema::try_merge(schemas).map_err(write_err)?);
-    if batches.len() == 1 && first.schema() == merged {
-        return Ok(first.clone());
-    }
-    let aligned = batches
+    batches
         .iter()
-        .map(|b| align(b, &merged))
+        .map(|b| {
+            if b.schema() == merged {
+                Ok(b.clone())
+            } else {
+                align(b, &merged)
+            }
+        })
         .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(write_err)?;
-    concat_batches(&merged, &aligned).map_err(write_err)
+        .map_err(write_err)
+}
+
+/// Batches of one schema as one batch.
+fn concat(name: &str, batches: &[RecordBatch]) -> Result<RecordBatch> {
+    match batches {
+        [one] => Ok(one.clone()),
+        _ => concat_batches(&batches[0].schema(), batches).map_err(|e| Error::Write {
+            table: name.to_string(),
+            message: e.to_string(),
+        }),
+    }
 }
 
 /// `batch` with `schema`'s columns: missing ones NULL.

@@ -3,6 +3,7 @@
 
 mod common;
 mod kernels;
+mod lists;
 mod memory;
 mod offset;
 mod properties;

@@ -125,3 +125,29 @@ proptest! {
         prop_assert!(close(whole_c.c_xy, bc.c_xy) && close(whole_c.m2_y, bc.m2_y));
     }
 }
+
+/// Mixed signs, zeros of both signs, ties, and magnitudes from 1e-300 to 1e300.
+fn wide_values(len: std::ops::Range<usize>) -> impl Strategy<Value = Vec<f64>> {
+    let value = prop_oneof![
+        (-50i32..50).prop_map(f64::from),
+        Just(-0.0),
+        (-300i32..300, -9i32..10).prop_map(|(e, m)| f64::from(m) * 10f64.powi(e)),
+        any::<f64>().prop_filter("no NaN", |v| !v.is_nan()),
+    ];
+    prop::collection::vec(value, len)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(40))]
+
+    // Long enough for the radix-sort path: every rank is (values below) + (ties + 1) / 2.
+    #[test]
+    fn average_ranks_match_their_definition_on_long_inputs(x in wide_values(256..1500)) {
+        let ranks = average_ranks(&x);
+        for (i, &v) in x.iter().enumerate() {
+            let below = x.iter().filter(|&&w| w < v).count() as f64;
+            let ties = x.iter().filter(|&&w| w == v).count() as f64;
+            prop_assert_eq!(ranks[i], below + (ties + 1.0) / 2.0, "value {} at {}", v, i);
+        }
+    }
+}
