@@ -148,27 +148,21 @@ impl ListUdf {
         &self,
         list: &arrow::array::GenericListArray<O>,
     ) -> Result<ArrayRef> {
-        let values = list.values();
-        let offsets = list.value_offsets();
+        let (values, offsets) = (list.values(), list.value_offsets());
         match values.data_type() {
-            DataType::Float64 => Ok(self.rows(
-                list.nulls(),
-                offsets,
-                &Floats(values.as_primitive::<Float64Type>()),
-            )),
-            DataType::Int64 => Ok(self.rows(
-                list.nulls(),
-                offsets,
-                &Ints(values.as_primitive::<Int64Type>()),
-            )),
+            DataType::Float64 => {
+                let v = values.as_primitive::<Float64Type>();
+                Ok(self.rows(list.nulls(), offsets, v.nulls(), |i| v.values()[i]))
+            }
+            DataType::Int64 => {
+                let v = values.as_primitive::<Int64Type>();
+                Ok(self.rows(list.nulls(), offsets, v.nulls(), |i| v.values()[i] as f64))
+            }
             DataType::Null => Ok(Arc::new(Float64Array::new_null(list.len()))),
             t if t.is_numeric() => {
                 let floats = cast(values, &DataType::Float64)?;
-                Ok(self.rows(
-                    list.nulls(),
-                    offsets,
-                    &Floats(floats.as_primitive::<Float64Type>()),
-                ))
+                let v = floats.as_primitive::<Float64Type>();
+                Ok(self.rows(list.nulls(), offsets, v.nulls(), |i| v.values()[i]))
             }
             other => exec_err!(
                 "{} takes a list of numbers, got a list of {other}",
@@ -177,17 +171,21 @@ impl ListUdf {
         }
     }
 
-    fn rows<O: OffsetSizeTrait, V: Values>(
+    /// Each row's statistic from the element values `get(i)` (`element_nulls` marks the
+    /// NULL elements).
+    fn rows<O: OffsetSizeTrait>(
         &self,
         nulls: Option<&NullBuffer>,
         offsets: &[O],
-        values: &V,
+        element_nulls: Option<&NullBuffer>,
+        get: impl Fn(usize) -> f64,
     ) -> ArrayRef {
         let rows = offsets.len().saturating_sub(1);
         let mut out = vec![0.0; rows];
         let mut valid = vec![false; rows];
         let min = if self.stat == ListStat::Stddev { 2 } else { 1 };
-        let dense = !values.has_nulls();
+        let element_nulls = element_nulls.filter(|n| n.null_count() > 0);
+        let present = |i: usize| element_nulls.is_none_or(|n| n.is_valid(i));
         for row in 0..rows {
             if nulls.is_some_and(|n| n.is_null(row)) {
                 continue;
@@ -195,11 +193,9 @@ impl ListUdf {
             let (start, end) = (offsets[row].as_usize(), offsets[row + 1].as_usize());
             // Pass 1: count and sum (NULL elements skipped).
             let (mut n, mut sum) = (0usize, 0.0);
-            for i in start..end {
-                if dense || values.is_valid(i) {
-                    n += 1;
-                    sum += values.get(i);
-                }
+            for i in (start..end).filter(|&i| present(i)) {
+                n += 1;
+                sum += get(i);
             }
             if n < min {
                 continue;
@@ -211,52 +207,13 @@ impl ListUdf {
                 continue;
             }
             // Pass 2: squared deviations from the mean.
-            let mut m2 = 0.0;
-            for i in start..end {
-                if dense || values.is_valid(i) {
-                    let d = values.get(i) - mean;
-                    m2 += d * d;
-                }
-            }
+            let m2: f64 = (start..end)
+                .filter(|&i| present(i))
+                .map(|i| (get(i) - mean).powi(2))
+                .sum();
             let ddof = if self.stat == ListStat::Stddev { 1 } else { 0 };
             out[row] = (m2 / (n - ddof) as f64).sqrt();
         }
         Arc::new(Float64Array::new(out.into(), Some(NullBuffer::from(valid))))
-    }
-}
-
-/// A list's element values as f64.
-trait Values {
-    fn has_nulls(&self) -> bool;
-    fn is_valid(&self, i: usize) -> bool;
-    fn get(&self, i: usize) -> f64;
-}
-
-struct Floats<'a>(&'a Float64Array);
-struct Ints<'a>(&'a arrow::array::Int64Array);
-
-impl Values for Floats<'_> {
-    fn has_nulls(&self) -> bool {
-        self.0.null_count() > 0
-    }
-    fn is_valid(&self, i: usize) -> bool {
-        self.0.is_valid(i)
-    }
-    #[inline]
-    fn get(&self, i: usize) -> f64 {
-        self.0.values()[i]
-    }
-}
-
-impl Values for Ints<'_> {
-    fn has_nulls(&self) -> bool {
-        self.0.null_count() > 0
-    }
-    fn is_valid(&self, i: usize) -> bool {
-        self.0.is_valid(i)
-    }
-    #[inline]
-    fn get(&self, i: usize) -> f64 {
-        self.0.values()[i] as f64
     }
 }

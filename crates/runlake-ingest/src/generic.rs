@@ -171,7 +171,7 @@ fn read_rows(text: &str, first_line: u64, table: &str, names: &[String], delimit
                     continue;
                 }
                 rows.push(line, record.iter());
-                if rows.len() % 8192 == 0 {
+                if rows.len().is_multiple_of(8192) {
                     crate::progress::rows_read(8192);
                 }
             }

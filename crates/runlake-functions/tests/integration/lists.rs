@@ -109,8 +109,7 @@ async fn list_statistics_refuse_what_is_not_a_list_of_numbers() {
     let err = ctx
         .sql("SELECT list_stddev_pop('abc')")
         .await
-        .err()
-        .expect("a planning error")
+        .expect_err("a planning error")
         .to_string();
     assert!(
         err.contains("list_stddev_pop takes a list of numbers"),
