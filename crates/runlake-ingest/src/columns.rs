@@ -56,8 +56,9 @@ impl Column {
         }
     }
 
-    /// The whole column as text.
-    fn into_text(self, rows: usize) -> Result<StringArray> {
+    /// The whole column as text; `source_name` names the file in an error (a column of
+    /// more than 2 GiB of text does not fit one string array).
+    fn into_text(self, rows: usize, source_name: &str) -> Result<StringArray> {
         Ok(match self {
             Column::Text {
                 mut parts,
@@ -70,7 +71,7 @@ impl Column {
                     let refs: Vec<&dyn Array> = parts.iter().map(|p| p as &dyn Array).collect();
                     let all = datafusion::arrow::compute::concat(&refs).map_err(|e| {
                         crate::Error::Arrow {
-                            source_name: String::new(),
+                            source_name: source_name.to_string(),
                             source: e,
                         }
                     })?;
@@ -191,7 +192,7 @@ impl TextColumns {
             .into_iter()
             .map(|c| match c {
                 Column::Null => Ok(None),
-                c => c.into_text(n).map(Some),
+                c => c.into_text(n, source_name).map(Some),
             })
             .collect::<Result<Vec<_>>>()?;
         // Parsing numbers is most of the typing work: one column per thread.
