@@ -152,7 +152,9 @@ def main():
                     uri = "grpc://" + line.split("://")[1].split()[0]
                     b.interleave("W5", size, {
                         "runlake": lambda: b.peer("runlake-adbc", "W5", pred, uri),
-                        "pyarrow": lambda: b.peer("pyarrow", "W5", pred),
+                        # The same Parquet files the server reads: the table's folder
+                        # (one commit; pyarrow skips _delta_log).
+                        "pyarrow": lambda: b.peer("pyarrow", "W5", os.path.join(lake, "predictions")),
                     })
                 finally:
                     server.terminate()

@@ -99,7 +99,8 @@ W4 = {
 }
 
 # W5: every row of the table over Flight SQL (ADBC; connected before the clock starts) vs
-# pyarrow reading the Parquet file in-process.
+# pyarrow reading the same table's Parquet files in-process ({f} is the table's folder in
+# the lake W4 wrote: all 14 columns, provenance included).
 W5 = {
     "runlake": """cur.execute("SELECT * FROM predictions")
 table = cur.fetch_arrow_table()""",

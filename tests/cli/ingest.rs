@@ -770,3 +770,49 @@ fn a_large_csv_read_in_pieces_keeps_every_row_and_its_line() {
         format!("note,_line\n\"two\nlines, \"\"quoted\"\"\",{expected_line}\n")
     );
 }
+
+#[test]
+fn values_refused_in_different_pieces_of_a_large_csv_are_rejected_at_their_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let n: u64 = 800_000;
+    let bad = [1_000u64, 400_000, 799_998];
+    let mut text = String::from("id,note,value_ms\n");
+    let (mut line, mut bad_lines, mut kept_sum) = (1u64, Vec::new(), 0.0f64);
+    for i in 0..n {
+        line += 1;
+        if bad.contains(&i) {
+            bad_lines.push(line);
+            text.push_str(&format!("{i},n{i},slow\n"));
+        } else if i % 997 == 0 {
+            text.push_str(&format!("{i},\"two\nlines\",{i}.5\n"));
+            kept_sum += i as f64 + 0.5;
+            line += 1;
+        } else {
+            text.push_str(&format!("{i},n{i},{i}.5\n"));
+            kept_sum += i as f64 + 0.5;
+        }
+    }
+    assert!(text.len() > 17 << 20, "at least two pieces");
+    std::fs::write(dir.path().join("big.csv"), &text).unwrap();
+    ok(dir.path(), &["ingest", "--max-bad-rows", "3", "big.csv"]);
+    assert_eq!(
+        csv(
+            dir.path(),
+            "SELECT count(*) AS n, sum(value_ms) AS total, count(DISTINCT _line) AS lines FROM big"
+        ),
+        format!("n,total,lines\n{},{kept_sum:.1},{}\n", n - 3, n - 3)
+    );
+    let expected: String = bad
+        .iter()
+        .zip(&bad_lines)
+        .map(|(_, l)| format!("{l},value_ms,not a number: 'slow'\n"))
+        .collect();
+    assert_eq!(
+        csv(
+            dir.path(),
+            "SELECT line, column_name, reason FROM _rejects WHERE target_table = 'big' ORDER BY line"
+        )
+        .replace('"', ""),
+        format!("line,column_name,reason\n{expected}")
+    );
+}

@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, RecordBatch};
+use datafusion::arrow::array::{ArrayRef, RecordBatch, new_null_array};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{
     DataType, Field, FieldRef, Fields, Schema, SchemaRef, TimeUnit,
@@ -57,6 +57,10 @@ pub fn to_wire(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
         .map(|(column, field)| {
             if column.data_type() == field.data_type() {
                 Ok(column.clone())
+            } else if column.null_count() == column.len() {
+                // All NULL (a column the source never had): nothing to convert value by
+                // value.
+                Ok(new_null_array(field.data_type(), column.len()))
             } else {
                 cast(column, field.data_type())
             }

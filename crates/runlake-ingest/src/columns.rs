@@ -5,13 +5,13 @@
 //! row, reported at the first column (in column order) that refuses it.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray,
-    StringBuilder, TimestampMicrosecondArray, new_null_array,
+    Array, ArrayBuilder, ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch,
+    StringArray, StringBuilder, TimestampMicrosecondArray, new_null_array,
 };
-use datafusion::arrow::buffer::NullBuffer;
+use datafusion::arrow::buffer::{Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use datafusion::arrow::compute::filter_record_batch;
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 
@@ -54,33 +54,6 @@ impl Column {
             parts: Vec::new(),
             builder: StringBuilder::new(),
         }
-    }
-
-    /// The whole column as text; `source_name` names the file in an error (a column of
-    /// more than 2 GiB of text does not fit one string array).
-    fn into_text(self, rows: usize, source_name: &str) -> Result<StringArray> {
-        Ok(match self {
-            Column::Text {
-                mut parts,
-                mut builder,
-            } => {
-                parts.push(builder.finish());
-                if parts.len() == 1 {
-                    parts.pop().expect("one part")
-                } else {
-                    let refs: Vec<&dyn Array> = parts.iter().map(|p| p as &dyn Array).collect();
-                    let all = datafusion::arrow::compute::concat(&refs).map_err(|e| {
-                        crate::Error::Arrow {
-                            source_name: source_name.to_string(),
-                            source: e,
-                        }
-                    })?;
-                    all.as_string::<i32>().clone()
-                }
-            }
-            Column::Null => StringArray::new_null(rows),
-            Column::Constant(v) => StringArray::from_iter_values(std::iter::repeat_n(v, rows)),
-        })
     }
 }
 
@@ -164,7 +137,9 @@ impl TextColumns {
     }
 
     /// Types every column and builds the batches (provenance columns appended), leaving
-    /// out the bad rows, which are returned as rejects.
+    /// out the bad rows, which are returned as rejects. The text stays in the parts it
+    /// was read in (one per piece read in parallel): each part is parsed and built on its
+    /// own, on parallel threads, and never copied into one whole-column array.
     pub fn finish(
         self,
         known: Option<&Schema>,
@@ -172,10 +147,6 @@ impl TextColumns {
         ingested_at_us: i64,
     ) -> Result<(Vec<RecordBatch>, Vec<Reject>)> {
         let n = self.lines.len();
-        let arrow_err = |e| crate::Error::Arrow {
-            source_name: source_name.to_string(),
-            source: e,
-        };
         let fixed: Vec<Option<Kind>> = self
             .names
             .iter()
@@ -187,92 +158,199 @@ impl TextColumns {
                 })
             })
             .collect();
-        let texts = self
+        // The parts' row ranges, the same for every text column (they were read together).
+        let bounds: Vec<(usize, usize)> = match self.columns.iter().find_map(|c| match c {
+            Column::Text { parts, builder } => Some((parts, builder)),
+            _ => None,
+        }) {
+            Some((parts, builder)) => {
+                let mut start = 0;
+                let lens = parts.iter().map(Array::len).chain([builder.len()]);
+                lens.map(|len| {
+                    start += len;
+                    (start - len, start)
+                })
+                .collect()
+            }
+            None => vec![(0, n)],
+        };
+        let pieces = bounds.len();
+        // Each part is taken out when its batch is built, so its text is freed as it goes.
+        let texts: Vec<Option<Vec<Mutex<Option<StringArray>>>>> = self
             .columns
             .into_iter()
             .map(|c| match c {
+                Column::Text {
+                    mut parts,
+                    mut builder,
+                } => {
+                    parts.push(builder.finish());
+                    Ok(Some(
+                        parts.into_iter().map(|p| Mutex::new(Some(p))).collect(),
+                    ))
+                }
                 Column::Null => Ok(None),
-                c => c.into_text(n, source_name).map(Some),
+                Column::Constant(v) => bounds
+                    .iter()
+                    .map(|&(start, end)| {
+                        Ok(Mutex::new(Some(repeated(&v, end - start, source_name)?)))
+                    })
+                    .collect::<Result<Vec<_>>>()
+                    .map(Some),
             })
-            .collect::<Result<Vec<_>>>()?;
-        // Parsing numbers is most of the typing work: one column per thread.
-        let numbers = parallel_map(texts.len(), |c| match (&texts[c], fixed[c]) {
-            (Some(text), None | Some(Kind::Float | Kind::Int)) => Some(Numbers::parse(text)),
-            _ => None,
+            .collect::<Result<_>>()?;
+        // Parsing numbers is most of the typing work: one (column, part) per task.
+        let numbers: Vec<Mutex<Option<Numbers>>> = parallel_map(texts.len() * pieces, |i| {
+            let (c, p) = (i / pieces, i % pieces);
+            Mutex::new(match (&texts[c], fixed[c]) {
+                (Some(parts), None | Some(Kind::Float | Kind::Int)) => {
+                    let part = parts[p].lock().expect("not poisoned");
+                    Some(Numbers::parse(
+                        part.as_ref().expect("parts are taken later"),
+                    ))
+                }
+                _ => None,
+            })
         });
-        let mut bad = vec![false; n];
-        let mut rejects = Vec::new();
-        let mut fields = Vec::with_capacity(self.names.len() + 3);
-        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(self.names.len() + 3);
-        for (c, (text, numbers)) in texts.into_iter().zip(numbers).enumerate() {
-            let name = &self.names[c];
-            let mut refused = Vec::new();
-            let (kind, array) = match (text, fixed[c], numbers) {
-                (None, kind, _) => {
-                    let kind = kind.unwrap_or(Kind::Str);
-                    (kind, new_null_array(&kind.data_type(), n))
+        let kinds: Vec<Kind> = (0..texts.len())
+            .map(|c| match (&texts[c], fixed[c]) {
+                (None, kind) => kind.unwrap_or(Kind::Str),
+                (Some(_), Some(Kind::Str | Kind::Json)) => Kind::Str,
+                (Some(_), Some(kind)) => kind,
+                (Some(_), None) => {
+                    let mine: Vec<_> = numbers[c * pieces..(c + 1) * pieces]
+                        .iter()
+                        .map(|m| m.lock().expect("not poisoned"))
+                        .collect();
+                    let all = mine.iter().flat_map(|m| m.as_ref());
+                    let (count, others) = all
+                        .clone()
+                        .fold((0, 0), |(a, b), m| (a + m.numbers, b + m.others));
+                    let fractional = all.clone().any(|m| m.fractional);
+                    numeric_kind(&self.names[c], count, others, fractional).unwrap_or(Kind::Str)
                 }
-                (Some(text), Some(Kind::Str | Kind::Json), _) => {
-                    (Kind::Str, Arc::new(text) as ArrayRef)
-                }
-                (Some(text), Some(kind @ (Kind::Float | Kind::Int)), Some(numbers)) => {
-                    (kind, numbers.array(kind, &text, &bad, &mut refused))
-                }
-                (Some(text), Some(kind), _) => (kind, other_kind(kind, &text, &bad, &mut refused)),
-                (Some(text), None, Some(numbers)) => {
-                    match numeric_kind(name, numbers.numbers, numbers.others, numbers.fractional) {
-                        Some(kind) => (kind, numbers.array(kind, &text, &bad, &mut refused)),
-                        None => (Kind::Str, Arc::new(text) as ArrayRef),
-                    }
-                }
-                (Some(text), None, None) => (Kind::Str, Arc::new(text) as ArrayRef),
-            };
-            for (row, reason) in refused {
-                bad[row] = true;
-                rejects.push(Reject {
-                    line: self.lines[row],
-                    column: Some(name.clone()),
-                    reason,
-                    raw: String::new(),
-                });
-            }
-            fields.push(Field::new(name, kind.data_type(), true));
-            arrays.push(array);
-        }
+            })
+            .collect();
+        let mut fields: Vec<Field> = self
+            .names
+            .iter()
+            .zip(&kinds)
+            .map(|(name, kind)| Field::new(name, kind.data_type(), true))
+            .collect();
         fields.push(Field::new(SOURCE, DataType::Utf8, true));
         fields.push(Field::new(LINE, DataType::Int64, true));
         fields.push(Field::new(INGESTED_AT, timestamp_type(), true));
         let schema = Arc::new(Schema::new(fields));
-        let keep = BooleanArray::from_iter(bad.iter().map(|b| Some(!b)));
-        let mut batches = Vec::with_capacity(n.div_ceil(BATCH_ROWS));
-        let mut start = 0;
-        while start < n || (n == 0 && batches.is_empty()) {
-            let len = BATCH_ROWS.min(n - start);
-            let mut columns: Vec<ArrayRef> = arrays.iter().map(|a| a.slice(start, len)).collect();
-            columns.push(Arc::new(StringArray::from_iter_values(
-                std::iter::repeat_n(source_name, len),
+        let lines = &self.lines;
+        // Each part's batch, and its refused values per column (rows within the part).
+        let built = parallel_map(pieces, |p| {
+            let (start, end) = bounds[p];
+            let len = end - start;
+            let mut bad = vec![false; len];
+            let mut refusals = Vec::with_capacity(texts.len());
+            let mut arrays: Vec<ArrayRef> = Vec::with_capacity(texts.len() + 3);
+            for (c, text) in texts.iter().enumerate() {
+                let mut refused = Vec::new();
+                let part = text.as_ref().map(|parts| {
+                    let part = parts[p].lock().expect("not poisoned").take();
+                    part.expect("each part is built once")
+                });
+                let array = match (part, kinds[c]) {
+                    (None, kind) => new_null_array(&kind.data_type(), len),
+                    (Some(part), kind @ (Kind::Float | Kind::Int)) => {
+                        let numbers = numbers[c * pieces + p].lock().expect("not poisoned").take();
+                        let numbers = numbers.expect("numbers are parsed for numeric columns");
+                        numbers.array(kind, &part, &bad, &mut refused)
+                    }
+                    (Some(part), Kind::Str) => Arc::new(part) as ArrayRef,
+                    (Some(part), kind) => other_kind(kind, &part, &bad, &mut refused),
+                };
+                for &(row, _) in &refused {
+                    bad[row] = true;
+                }
+                refusals.push(refused);
+                arrays.push(array);
+            }
+            arrays.push(Arc::new(repeated(source_name, len, source_name)?));
+            arrays.push(Arc::new(Int64Array::from_iter_values(
+                lines[start..end].iter().map(|&l| l as i64),
             )));
-            columns.push(Arc::new(Int64Array::from_iter_values(
-                self.lines[start..start + len].iter().map(|&l| l as i64),
-            )));
-            columns.push(Arc::new(
+            arrays.push(Arc::new(
                 TimestampMicrosecondArray::from_iter_values(std::iter::repeat_n(
                     ingested_at_us,
                     len,
                 ))
                 .with_timezone("UTC"),
             ));
-            let batch = RecordBatch::try_new(schema.clone(), columns).map_err(arrow_err)?;
-            let batch = if rejects.is_empty() {
-                batch
-            } else {
-                filter_record_batch(&batch, &keep.slice(start, len)).map_err(arrow_err)?
+            let arrow_err = |source| crate::Error::Arrow {
+                source_name: source_name.to_string(),
+                source,
             };
-            batches.push(batch);
-            start += len;
+            let mut batch = RecordBatch::try_new(schema.clone(), arrays).map_err(arrow_err)?;
+            if bad.contains(&true) {
+                let keep = BooleanArray::from_iter(bad.iter().map(|b| Some(!b)));
+                batch = filter_record_batch(&batch, &keep).map_err(arrow_err)?;
+            }
+            Ok((batch, refusals))
+        });
+        let built = built.into_iter().collect::<Result<Vec<_>>>()?;
+        // Rejects in column order, then row order: a row is reported at the first column
+        // that refuses it.
+        let mut rejects = Vec::new();
+        for (c, name) in self.names.iter().enumerate() {
+            for (p, (_, refusals)) in built.iter().enumerate() {
+                for (row, reason) in &refusals[c] {
+                    rejects.push(Reject {
+                        line: self.lines[bounds[p].0 + row],
+                        column: Some(name.clone()),
+                        reason: reason.clone(),
+                        raw: String::new(),
+                    });
+                }
+            }
+        }
+        let mut batches = Vec::with_capacity(n.div_ceil(BATCH_ROWS) + pieces);
+        let mut empty = None;
+        for (batch, _) in built {
+            let rows = batch.num_rows();
+            if rows == 0 {
+                empty.get_or_insert(batch);
+                continue;
+            }
+            let mut offset = 0;
+            while offset < rows {
+                let len = BATCH_ROWS.min(rows - offset);
+                batches.push(batch.slice(offset, len));
+                offset += len;
+            }
+        }
+        if batches.is_empty() {
+            batches.extend(empty);
         }
         Ok((batches, rejects))
     }
+}
+
+/// `value` on each of `rows` rows, its buffers allocated once at their final size (a
+/// growing builder would copy and page-fault its way through hundreds of MiB per batch).
+fn repeated(value: &str, rows: usize, source_name: &str) -> Result<StringArray> {
+    let too_large = || crate::Error::Arrow {
+        source_name: source_name.to_string(),
+        source: datafusion::arrow::error::ArrowError::ComputeError(format!(
+            "{rows} copies of a {}-byte value do not fit in one string array",
+            value.len()
+        )),
+    };
+    let total = value.len().checked_mul(rows).ok_or_else(too_large)?;
+    let width = i32::try_from(value.len()).map_err(|_| too_large())?;
+    i32::try_from(total).map_err(|_| too_large())?;
+    let n = i32::try_from(rows).map_err(|_| too_large())?;
+    let offsets = OffsetBuffer::new(ScalarBuffer::from_iter((0..=n).map(|i| i * width)));
+    let values = Buffer::from_vec(value.repeat(rows).into_bytes());
+    StringArray::try_new(offsets, values, None).map_err(|source| crate::Error::Arrow {
+        source_name: source_name.to_string(),
+        source,
+    })
 }
 
 /// `f(0..n)` on up to as many threads as there are cores, results in order.

@@ -15,6 +15,7 @@ mod maintain;
 mod runs;
 pub mod sql;
 mod views;
+mod write;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -351,21 +352,24 @@ impl Lake {
             let commit = CommitProperties::default()
                 .with_application_transactions(txns)
                 .with_create_checkpoint(true);
-            let written = table
-                // An empty batch still commits, so the key is recorded even when every
-                // record was already present.
-                .write(parts)
-                .with_save_mode(SaveMode::Append)
-                .with_schema_mode(deltalake::operations::write::SchemaMode::Merge)
-                .with_writer_properties(writer_properties())
-                .with_commit_properties(commit)
-                .await;
+            let writers = write::writers_for(rows);
+            let written = if writers > 1 && write::fits(existing.as_deref(), &parts) {
+                write::write_parallel(&table, parts, writers, commit, writer_properties()).await
+            } else {
+                table
+                    // An empty batch still commits, so the key is recorded even when every
+                    // record was already present.
+                    .write(parts)
+                    .with_save_mode(SaveMode::Append)
+                    .with_schema_mode(deltalake::operations::write::SchemaMode::Merge)
+                    .with_writer_properties(writer_properties())
+                    .with_commit_properties(commit)
+                    .await
+                    .map(|t| t.version().unwrap_or_default())
+            };
             match written {
-                Ok(table) => {
-                    return Ok(AppendOutcome::Committed {
-                        version: table.version().unwrap_or_default(),
-                        rows,
-                    });
+                Ok(version) => {
+                    return Ok(AppendOutcome::Committed { version, rows });
                 }
                 Err(e) if is_conflict(&e) => {
                     last_error = Some(e);

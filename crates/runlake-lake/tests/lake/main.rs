@@ -304,3 +304,129 @@ async fn names_are_checked_and_tables_can_be_dropped() {
     assert!(provider.schema().field(0).data_type() == &DataType::Int64);
     let _ = Int64Array::from(vec![1]).len();
 }
+
+/// The data files of the commit with `version` in table `name` (its add actions).
+fn added_files(lake_dir: &std::path::Path, name: &str, version: u64) -> usize {
+    let log = lake_dir
+        .join(name)
+        .join("_delta_log")
+        .join(format!("{version:020}.json"));
+    std::fs::read_to_string(log)
+        .unwrap()
+        .lines()
+        .filter(|l| l.starts_with("{\"add\""))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_appends_are_written_by_one_writer_per_core_in_one_commit() {
+    let (dir, lake) = local_lake();
+    let rows = 600_000;
+    let cores = std::thread::available_parallelism().unwrap().get();
+    let writers = (rows / (256 * 1024)).clamp(1, cores);
+    // Ids in reverse order: the natural key sorts them, and each file holds a sorted run.
+    let ids: Vec<i64> = (0..rows as i64).rev().collect();
+    let latency: Vec<f64> = ids.iter().map(|&i| i as f64 * 0.5).collect();
+    let halves = vec![
+        batch(&ids[..rows / 2], &latency[..rows / 2]),
+        batch(&ids[rows / 2..], &latency[rows / 2..]),
+    ];
+    let a = CommitKey::new("ingest:large-a");
+    let first = lake
+        .append("requests", halves.clone(), &a, &["request_index"], false)
+        .await
+        .unwrap();
+    assert_eq!(first, AppendOutcome::Committed { version: 0, rows });
+    assert_eq!(
+        added_files(&dir.path().join("lake"), "requests", 0),
+        writers
+    );
+    assert!(lake.is_committed("requests", &a).await.unwrap());
+
+    // Into the existing table, without keys: the batches as they are.
+    let b = CommitKey::new("ingest:large-b");
+    let second = lake
+        .append("requests", halves.clone(), &b, &[], false)
+        .await
+        .unwrap();
+    assert_eq!(second, AppendOutcome::Committed { version: 1, rows });
+    assert_eq!(
+        added_files(&dir.path().join("lake"), "requests", 1),
+        writers
+    );
+    let again = lake
+        .append("requests", halves, &b, &[], false)
+        .await
+        .unwrap();
+    assert_eq!(again, AppendOutcome::AlreadyCommitted);
+
+    assert_eq!(
+        count(&lake, "SELECT count(*) FROM requests").await,
+        2 * rows as i64
+    );
+    assert_eq!(
+        count(&lake, "SELECT count(DISTINCT request_index) FROM requests").await,
+        rows as i64
+    );
+    // Every row kept its own latency: sum(e2e_ms * 2 - request_index) is 0.
+    assert_eq!(
+        count(
+            &lake,
+            "SELECT CAST(sum(e2e_ms * 2 - request_index) AS BIGINT) FROM requests"
+        )
+        .await,
+        0
+    );
+    // The files' statistics are in the log: each add carries numRecords.
+    let log = std::fs::read_to_string(
+        dir.path()
+            .join("lake/requests/_delta_log/00000000000000000001.json"),
+    )
+    .unwrap();
+    let records: u64 = log
+        .lines()
+        .filter(|l| l.starts_with("{\"add\""))
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            let stats: serde_json::Value =
+                serde_json::from_str(v["add"]["stats"].as_str().unwrap()).unwrap();
+            stats["numRecords"].as_u64().unwrap()
+        })
+        .sum();
+    assert_eq!(records, rows as u64);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_large_appends_racing_to_create_a_table_both_land() {
+    let (_dir, lake) = local_lake();
+    let rows = 600_000;
+    let ids: Vec<i64> = (0..rows as i64).collect();
+    let latency: Vec<f64> = ids.iter().map(|&i| i as f64).collect();
+    let data = batch(&ids, &latency);
+    let tasks: Vec<_> = ["ingest:race-a", "ingest:race-b"]
+        .into_iter()
+        .map(|key| {
+            let (lake, data) = (lake.clone(), data.clone());
+            tokio::spawn(async move {
+                lake.append("requests", vec![data], &CommitKey::new(key), &[], false)
+                    .await
+            })
+        })
+        .collect();
+    let mut versions = Vec::new();
+    for task in tasks {
+        match task.await.unwrap().unwrap() {
+            AppendOutcome::Committed { version, rows: r } => {
+                assert_eq!(r, rows);
+                versions.push(version);
+            }
+            other => panic!("expected a commit, got {other:?}"),
+        }
+    }
+    versions.sort();
+    assert_eq!(versions, [0, 1]);
+    assert_eq!(
+        count(&lake, "SELECT count(*) FROM requests").await,
+        2 * rows as i64
+    );
+}
