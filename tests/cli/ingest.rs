@@ -723,7 +723,7 @@ fn predictions_always_have_their_canonical_columns() {
     );
 }
 
-/// A CSV large enough to be read in pieces on several threads (8 MiB a piece), with
+/// A CSV large enough to be read in pieces on several threads (4 MiB or more a piece), with
 /// quoted fields holding line breaks and delimiters all through it: every row lands once,
 /// with its own physical line number.
 #[test]
@@ -749,7 +749,17 @@ fn a_large_csv_read_in_pieces_keeps_every_row_and_its_line() {
         text.len()
     );
     std::fs::write(dir.path().join("big.csv"), &text).unwrap();
+    // A file this large is hashed while it is read: same bytes, same SHA-256 as hashing
+    // the whole content at once.
+    let read = runlake_ingest::Source::from_path(&dir.path().join("big.csv")).unwrap();
+    assert!(read.bytes == text.as_bytes());
+    let whole = runlake_ingest::Source::from_bytes("big.csv".into(), text.clone().into_bytes());
+    assert_eq!(read.sha256, whole.unwrap().sha256);
     ok(dir.path(), &["ingest", "big.csv"]);
+    assert_eq!(
+        csv(dir.path(), "SELECT sha256 FROM _ingests"),
+        format!("sha256\n{}\n", read.sha256)
+    );
     let sum_values: f64 = (0..n).map(|i| i as f64 + 0.5).sum();
     assert_eq!(
         csv(
@@ -814,5 +824,26 @@ fn values_refused_in_different_pieces_of_a_large_csv_are_rejected_at_their_lines
         )
         .replace('"', ""),
         format!("line,column_name,reason\n{expected}")
+    );
+}
+
+#[test]
+fn crlf_line_ends_blank_lines_and_quoted_line_breaks_keep_rows_and_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    // Windows line ends, a blank line, a quoted field holding a CR LF and the delimiter,
+    // a row with too many fields, and a last line without a line end.
+    let text = "id,note\r\n1,plain\r\n\r\n2,\"two\r\nlines, quoted\"\r\n3,x,extra\r\n4,last";
+    std::fs::write(dir.path().join("crlf.csv"), text).unwrap();
+    ok(dir.path(), &["ingest", "--max-bad-rows", "1", "crlf.csv"]);
+    assert_eq!(
+        csv(
+            dir.path(),
+            "SELECT id, replace(note, chr(13), '<CR>') AS note, _line FROM crlf ORDER BY id"
+        ),
+        "id,note,_line\n1.0,plain,2\n2.0,\"two<CR>\nlines, quoted\",4\n4.0,last,7\n"
+    );
+    assert_eq!(
+        csv(dir.path(), "SELECT line, raw FROM _rejects"),
+        "line,raw\n6,\"3,x,extra\"\n"
     );
 }

@@ -331,6 +331,15 @@ impl TextColumns {
     }
 }
 
+/// Whether `f` is a finite whole number (without a call to `trunc` for the common sizes).
+fn is_whole(f: f64) -> bool {
+    if f.abs() < 9.2e18 {
+        (f as i64) as f64 == f
+    } else {
+        f.is_finite() && f.fract() == 0.0
+    }
+}
+
 /// `value` on each of `rows` rows, its buffers allocated once at their final size (a
 /// growing builder would copy and page-fault its way through hundreds of MiB per batch).
 fn repeated(value: &str, rows: usize, source_name: &str) -> Result<StringArray> {
@@ -354,7 +363,7 @@ fn repeated(value: &str, rows: usize, source_name: &str) -> Result<StringArray> 
 }
 
 /// `f(0..n)` on up to as many threads as there are cores, results in order.
-fn parallel_map<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
+pub(crate) fn parallel_map<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |t| t.get())
         .min(n);
@@ -416,7 +425,9 @@ impl Numbers {
                     out.values[i] = f;
                     out.state[i] = NUMBER;
                     out.numbers += 1;
-                    out.fractional |= f.fract() != 0.0 || !f.is_finite();
+                    if !out.fractional {
+                        out.fractional = !is_whole(f);
+                    }
                 }
                 Ok(None) => {}
                 Err(_) => {
@@ -450,7 +461,7 @@ impl Numbers {
             match (state, kind) {
                 (NULL, _) => {}
                 (NUMBER, Kind::Float) => valid[i] = true,
-                (NUMBER, _) if f.fract() == 0.0 && f.abs() < 9.2e18 => {
+                (NUMBER, _) if f.abs() < 9.2e18 && is_whole(f) => {
                     ints[i] = f as i64;
                     valid[i] = true;
                 }

@@ -79,20 +79,11 @@ pub fn read_delimited(source: &Source, table: &str, delimiter: u8) -> Result<Par
         )
     };
     let mut parts: Vec<Part> = if pieces.len() > 1 {
+        // Several pieces per core, taken in turn by one thread per core, so a slower
+        // piece does not leave a core idle.
         let progress = crate::progress::current();
-        std::thread::scope(|s| {
-            let handles: Vec<_> = pieces
-                .iter()
-                .map(|p| {
-                    let progress = progress.clone();
-                    let read = &read;
-                    s.spawn(move || crate::progress::reporting(progress.as_ref(), || read(p)))
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("a CSV reading thread does not panic"))
-                .collect()
+        crate::columns::parallel_map(pieces.len(), |i| {
+            crate::progress::reporting(progress.as_ref(), || read(&pieces[i]))
         })
     } else {
         Vec::new()
@@ -131,109 +122,239 @@ struct Part {
 }
 
 /// Texts are read on several threads in pieces of at least this many bytes.
-const PARALLEL_PIECE: usize = 8 << 20;
+const PARALLEL_PIECE: usize = 4 << 20;
 
-/// The records of `text` (no header), the first on line `first_line`.
+/// Pieces per core a large text is split into.
+const PIECES_PER_CORE: usize = 4;
+
+/// The records of `text` (no header), the first on line `first_line`. A line whose
+/// fields are plain or simply quoted (the common case) is split in place; any other
+/// record (escaped quotes, line breaks inside quotes, a lone carriage return) is read by
+/// `csv_core`, with the same rules.
 fn read_rows(text: &str, first_line: u64, table: &str, names: &[String], delimiter: u8) -> Part {
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .flexible(true)
-        .has_headers(false)
-        .from_reader(text.as_bytes());
-    let mut rows = TextColumns::new(table, names);
-    let mut rejects = Vec::new();
-    let mut records = 0usize;
-    let mut record = csv::StringRecord::new();
-    let line_of = |line: u64| first_line + line - 1;
-    loop {
-        let line_hint = reader.position().line();
-        match reader.read_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {
-                let line = line_of(record.position().map_or(line_hint, |p| p.line()));
-                if record.len() == 1 && record.get(0).is_some_and(str::is_empty) && names.len() > 1
-                {
-                    continue; // a blank line
-                }
-                records += 1;
-                if record.len() != names.len() {
-                    let raw: Vec<&str> = record.iter().collect();
-                    rejects.push(Reject {
-                        line,
-                        column: None,
-                        reason: format!(
-                            "expected {} fields as in the header, found {}",
-                            names.len(),
-                            record.len()
-                        ),
-                        raw: clip_raw(&raw.join(&(delimiter as char).to_string())),
-                    });
-                    continue;
-                }
-                rows.push(line, record.iter());
-                if rows.len().is_multiple_of(8192) {
-                    crate::progress::rows_read(8192);
-                }
-            }
-            Err(e) => {
-                records += 1;
-                let line = line_of(e.position().map_or(line_hint, |p| p.line()));
-                rejects.push(Reject {
-                    line,
-                    column: None,
-                    reason: format!("unreadable row: {e}"),
-                    raw: String::new(),
-                });
-                if matches!(e.kind(), csv::ErrorKind::Io(_)) {
-                    break;
-                }
-            }
+    let mut part = Part {
+        rows: TextColumns::new(table, names),
+        rejects: Vec::new(),
+        records: 0,
+    };
+    let bytes = text.as_bytes();
+    let (mut at, mut line) = (0usize, first_line);
+    let mut fields: Vec<&str> = Vec::with_capacity(names.len());
+    let mut complex = Complex::new(delimiter);
+    while at < bytes.len() {
+        let end = memchr::memchr(b'\n', &bytes[at..]).map_or(bytes.len(), |i| at + i);
+        let mut plain = &text[at..end];
+        if let Some(stripped) = plain.strip_suffix('\r') {
+            plain = stripped;
         }
+        if !split_simple(plain, delimiter, &mut fields) {
+            let consumed = complex.read(&bytes[at..], line, names, &mut part);
+            line += memchr::memchr_iter(b'\n', &bytes[at..at + consumed]).count() as u64;
+            at += consumed;
+            continue;
+        }
+        if !plain.is_empty() {
+            // (blank lines are skipped, as csv readers skip them)
+            part.record(line, &fields, names, delimiter);
+        }
+        at = end + 1;
+        line += 1;
     }
-    crate::progress::rows_read(rows.len() as u64 % 8192);
-    Part {
-        rows,
-        rejects,
-        records,
+    crate::progress::rows_read(part.rows.len() as u64 % 8192);
+    part
+}
+
+/// Splits a line whose fields are each either free of quotes or wholly quoted (a quote,
+/// text without quotes, a quote, then the delimiter or the end); false for anything
+/// else, which a full CSV reader must read.
+fn split_simple<'a>(line: &'a str, delimiter: u8, fields: &mut Vec<&'a str>) -> bool {
+    fields.clear();
+    let b = line.as_bytes();
+    let n = b.len();
+    let mut i = 0;
+    loop {
+        if b.get(i) == Some(&b'"') {
+            let mut close = i + 1;
+            while close < n && b[close] != b'"' {
+                close += 1;
+            }
+            if close >= n {
+                return false; // the field goes on past the line end
+            }
+            let after = close + 1;
+            if after < n && b[after] != delimiter {
+                return false; // an escaped quote, or text after the closing quote
+            }
+            fields.push(&line[i + 1..close]);
+            if after >= n {
+                return true;
+            }
+            i = after + 1;
+        } else {
+            let mut end = i;
+            while end < n && b[end] != delimiter {
+                if matches!(b[end], b'"' | b'\r') {
+                    return false; // a quote inside a field, or a lone carriage return
+                }
+                end += 1;
+            }
+            fields.push(&line[i..end]);
+            if end >= n {
+                return true;
+            }
+            i = end + 1;
+        }
     }
 }
 
-/// Splits `text` into up to one piece per core, each at least `min_piece` bytes, at line
-/// ends outside quotes (an even number of quote characters before them): `(from, to,
-/// newlines before from)`.
+/// A reusable `csv_core` reader for the records the simple split cannot take.
+struct Complex {
+    reader: csv_core::Reader,
+    delimiter: u8,
+    out: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl Complex {
+    fn new(delimiter: u8) -> Self {
+        Self {
+            reader: csv_core::ReaderBuilder::new().delimiter(delimiter).build(),
+            delimiter,
+            out: vec![0; 4096],
+            ends: vec![0; 64],
+        }
+    }
+
+    /// Reads the one record at the start of `input` (on `line`) into `part`; the bytes
+    /// it took, its line end included.
+    fn read(&mut self, input: &[u8], line: u64, names: &[String], part: &mut Part) -> usize {
+        use csv_core::ReadRecordResult as R;
+        let (mut nin, mut nout, mut nend) = (0, 0, 0);
+        let record = loop {
+            let (res, i, o, e) = self.reader.read_record(
+                &input[nin..],
+                &mut self.out[nout..],
+                &mut self.ends[nend..],
+            );
+            (nin, nout, nend) = (nin + i, nout + o, nend + e);
+            match res {
+                R::InputEmpty if nin < input.len() => {}
+                // The end of the text: an empty input finishes the last record.
+                R::InputEmpty => {}
+                R::OutputFull => self.out.resize(self.out.len() * 2, 0),
+                R::OutputEndsFull => self.ends.resize(self.ends.len() * 2, 0),
+                R::Record => break true,
+                R::End => break false,
+            }
+            if res == R::InputEmpty && nin >= input.len() && i == 0 && o == 0 && e == 0 {
+                // Already fed the empty input once: nothing more comes.
+                break false;
+            }
+        };
+        // A CR LF ending counts as one line end.
+        if nin > 0 && input[nin - 1] == b'\r' && input.get(nin) == Some(&b'\n') {
+            nin += 1;
+        }
+        if record {
+            let mut start = 0;
+            let mut fields = Vec::with_capacity(nend);
+            for &end in &self.ends[..nend] {
+                fields.push(std::str::from_utf8(&self.out[start..end]));
+                start = end;
+            }
+            // Only ASCII quotes are taken out of UTF-8 text, so this always holds.
+            match fields
+                .into_iter()
+                .collect::<std::result::Result<Vec<_>, _>>()
+            {
+                Ok(fields) => part.record(line, &fields, names, self.delimiter),
+                Err(_) => {
+                    part.records += 1;
+                    part.rejects.push(Reject {
+                        line,
+                        column: None,
+                        reason: "not valid UTF-8 text".into(),
+                        raw: String::new(),
+                    });
+                }
+            }
+        }
+        nin.max(1)
+    }
+}
+
+impl Part {
+    /// One record's fields, read on `line`: a row, or a reject when the number of fields
+    /// is not the header's.
+    fn record(&mut self, line: u64, fields: &[&str], names: &[String], delimiter: u8) {
+        self.records += 1;
+        if fields.len() != names.len() {
+            self.rejects.push(Reject {
+                line,
+                column: None,
+                reason: format!(
+                    "expected {} fields as in the header, found {}",
+                    names.len(),
+                    fields.len()
+                ),
+                raw: clip_raw(&fields.join(&(delimiter as char).to_string())),
+            });
+            return;
+        }
+        self.rows.push(line, fields.iter().copied());
+        if self.rows.len().is_multiple_of(8192) {
+            crate::progress::rows_read(8192);
+        }
+    }
+}
+
+/// Splits `text` into up to [`PIECES_PER_CORE`] pieces per core, each at least
+/// `min_piece` bytes, at line ends outside quotes (an even number of quote characters
+/// before them): `(from, to, newlines before from)`. The quotes and line breaks before
+/// each split point are counted on all cores, segment by segment.
 fn split_lines(text: &str, min_piece: usize) -> Vec<(usize, usize, u64)> {
     let bytes = text.as_bytes();
-    let count = |seg: &[u8], c: u8| seg.iter().filter(|&&b| b == c).count() as u64;
-    let k = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
+    let k = (std::thread::available_parallelism().map_or(1, |n| n.get()) * PIECES_PER_CORE)
         .min(bytes.len() / min_piece.max(1))
         .max(1);
+    if k == 1 {
+        return vec![(0, bytes.len(), 0)];
+    }
+    let targets: Vec<usize> = (0..=k).map(|j| j * bytes.len() / k).collect();
+    // (quotes, line breaks) in each segment between two targets.
+    let counts = crate::columns::parallel_map(k, |j| {
+        let seg = &bytes[targets[j]..targets[j + 1]];
+        let quotes = seg.iter().filter(|&&b| b == b'"').count() as u64;
+        let newlines = seg.iter().filter(|&&b| b == b'\n').count() as u64;
+        (quotes, newlines)
+    });
     let mut pieces = Vec::with_capacity(k);
-    let (mut from, mut newlines, mut quotes) = (0usize, 0u64, 0u64);
+    let (mut from, mut newlines) = (0usize, 0u64);
+    // Quotes and line breaks before `targets[j]`.
+    let (mut quotes_before, mut newlines_before) = (0u64, 0u64);
     for j in 1..k {
-        let target = (j * bytes.len() / k).max(from);
-        let (mut q, mut nl) = (
-            quotes + count(&bytes[from..target], b'"'),
-            newlines + count(&bytes[from..target], b'\n'),
-        );
-        let mut at = target;
+        quotes_before += counts[j - 1].0;
+        newlines_before += counts[j - 1].1;
+        if targets[j] < from {
+            continue; // the previous piece already runs past this point
+        }
+        // The first line end outside quotes at or after the target.
+        let (mut q, mut nl) = (quotes_before, newlines_before);
         let mut end = None;
-        while at < bytes.len() {
-            let b = bytes[at];
-            at += 1;
+        for (at, &b) in bytes.iter().enumerate().skip(targets[j]) {
             if b == b'"' {
                 q += 1;
             } else if b == b'\n' {
                 nl += 1;
                 if q % 2 == 0 {
-                    end = Some(at);
+                    end = Some(at + 1);
                     break;
                 }
             }
         }
         let Some(end) = end else { break };
         pieces.push((from, end, newlines));
-        (from, newlines, quotes) = (end, nl, q);
+        (from, newlines) = (end, nl);
     }
     pieces.push((from, bytes.len(), newlines));
     pieces

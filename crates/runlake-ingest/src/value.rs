@@ -182,10 +182,12 @@ pub struct NotANumber;
 /// Parses a number written as text. `Ok(None)` for the null spellings, `NaN` for `NaN`,
 /// infinities for `inf` / `Infinity`; `Err` when the text is not a number.
 pub fn parse_number(s: &str) -> Result<Option<f64>, NotANumber> {
-    let plain = |b: &u8| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E');
-    if s.as_bytes().first().is_some_and(u8::is_ascii_digit) && s.bytes().all(|b| plain(&b)) {
-        // The common case: digits, no spaces, no words.
-        return s.parse::<f64>().map(Some).map_err(|_| NotANumber);
+    if s.as_bytes().first().is_some_and(u8::is_ascii_digit)
+        && let Ok(f) = s.parse::<f64>()
+    {
+        // The common case. Text that starts with a digit and parses holds only digits,
+        // '.', exponent and sign characters; anything else goes through the rules below.
+        return Ok(Some(f));
     }
     if is_null_text(s) {
         return Ok(None);
