@@ -230,6 +230,9 @@ impl Complex {
     fn read(&mut self, input: &[u8], line: u64, names: &[String], part: &mut Part) -> usize {
         use csv_core::ReadRecordResult as R;
         let (mut nin, mut nout, mut nend) = (0, 0, 0);
+        // The whole rest of the piece is given, so `InputEmpty` means the text ended:
+        // one call with empty input then finishes the last record (or says `End`).
+        let mut ended = false;
         let record = loop {
             let (res, i, o, e) = self.reader.read_record(
                 &input[nin..],
@@ -238,17 +241,12 @@ impl Complex {
             );
             (nin, nout, nend) = (nin + i, nout + o, nend + e);
             match res {
-                R::InputEmpty if nin < input.len() => {}
-                // The end of the text: an empty input finishes the last record.
-                R::InputEmpty => {}
+                R::InputEmpty if ended => break false,
+                R::InputEmpty => ended = nin >= input.len(),
                 R::OutputFull => self.out.resize(self.out.len() * 2, 0),
                 R::OutputEndsFull => self.ends.resize(self.ends.len() * 2, 0),
                 R::Record => break true,
                 R::End => break false,
-            }
-            if res == R::InputEmpty && nin >= input.len() && i == 0 && o == 0 && e == 0 {
-                // Already fed the empty input once: nothing more comes.
-                break false;
             }
         };
         // A CR LF ending counts as one line end.
