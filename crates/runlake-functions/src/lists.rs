@@ -185,6 +185,10 @@ impl ListUdf {
         let mut valid = vec![false; rows];
         let min = if self.stat == ListStat::Stddev { 2 } else { 1 };
         let element_nulls = element_nulls.filter(|n| n.null_count() > 0);
+        if element_nulls.is_none() {
+            self.dense_rows(nulls, offsets, get, &mut out, &mut valid);
+            return Arc::new(Float64Array::new(out.into(), Some(NullBuffer::from(valid))));
+        }
         let present = |i: usize| element_nulls.is_none_or(|n| n.is_valid(i));
         for row in 0..rows {
             if nulls.is_some_and(|n| n.is_null(row)) {
@@ -215,5 +219,35 @@ impl ListUdf {
             out[row] = (m2 / (n - ddof) as f64).sqrt();
         }
         Arc::new(Float64Array::new(out.into(), Some(NullBuffer::from(valid))))
+    }
+
+    /// [`Self::rows`] for lists without NULL elements (the common case): the same two
+    /// passes over each list's contiguous values, without a NULL test per element.
+    fn dense_rows<O: OffsetSizeTrait>(
+        &self,
+        nulls: Option<&NullBuffer>,
+        offsets: &[O],
+        get: impl Fn(usize) -> f64,
+        out: &mut [f64],
+        valid: &mut [bool],
+    ) {
+        let min = if self.stat == ListStat::Stddev { 2 } else { 1 };
+        let ddof = if self.stat == ListStat::Stddev { 1 } else { 0 };
+        for (row, w) in offsets.windows(2).enumerate() {
+            let (start, end) = (w[0].as_usize(), w[1].as_usize());
+            let n = end - start;
+            if n < min || nulls.is_some_and(|b| b.is_null(row)) {
+                continue;
+            }
+            let sum: f64 = (start..end).map(&get).sum();
+            let mean = sum / n as f64;
+            valid[row] = true;
+            out[row] = if self.stat == ListStat::Mean {
+                mean
+            } else {
+                let m2: f64 = (start..end).map(|i| (get(i) - mean).powi(2)).sum();
+                (m2 / (n - ddof) as f64).sqrt()
+            };
+        }
     }
 }
