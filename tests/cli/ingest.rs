@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use super::{ok, runlake, stderr};
+use super::{ok, runlake, stderr, stdout};
 
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -825,6 +825,47 @@ fn values_refused_in_different_pieces_of_a_large_csv_are_rejected_at_their_lines
         .replace('"', ""),
         format!("line,column_name,reason\n{expected}")
     );
+}
+
+#[test]
+fn a_large_csv_with_a_byte_that_is_not_utf8_in_a_late_piece_fails_at_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let n: u64 = 800_000;
+    let broken = 700_000u64;
+    let mut text = b"id,note,value_ms\n".to_vec();
+    let mut line = 1u64;
+    let mut broken_line = 0;
+    for i in 0..n {
+        line += 1;
+        if i % 997 == 0 {
+            text.extend_from_slice(format!("{i},\"two\nlines\",{i}.5\n").as_bytes());
+            line += 1;
+        } else if i == broken {
+            broken_line = line;
+            // Latin-1 "café": 0xE9 alone is not UTF-8.
+            text.extend_from_slice(format!("{i},caf").as_bytes());
+            text.extend_from_slice(&[0xE9]);
+            text.extend_from_slice(format!(",{i}.5\n").as_bytes());
+        } else {
+            text.extend_from_slice(format!("{i},n{i},{i}.5\n").as_bytes());
+        }
+    }
+    assert!(text.len() > 17 << 20, "at least two pieces");
+    std::fs::write(dir.path().join("big.csv"), &text).unwrap();
+    let o = runlake(dir.path(), &["ingest", "big.csv"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains("big.csv")
+            && err.contains(&format!("line {broken_line}: not valid UTF-8 text")),
+        "{err}"
+    );
+    // Nothing of the file is committed.
+    let o = runlake(
+        dir.path(),
+        &["sql", "--format", "csv", "SELECT count(*) FROM big"],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
 }
 
 #[test]

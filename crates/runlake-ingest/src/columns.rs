@@ -11,7 +11,7 @@ use datafusion::arrow::array::{
     Array, ArrayBuilder, ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch,
     StringArray, StringBuilder, TimestampMicrosecondArray, new_null_array,
 };
-use datafusion::arrow::buffer::{Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
+use datafusion::arrow::buffer::{BooleanBuffer, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use datafusion::arrow::compute::filter_record_batch;
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 
@@ -31,8 +31,12 @@ pub struct TextColumns {
     names: Vec<String>,
     columns: Vec<Column>,
     declared: HashMap<String, Kind>,
-    /// The 1-based source line of each row.
-    lines: Vec<u64>,
+    /// The 1-based source line of each row: the finished parts (as the text columns'
+    /// parts), then the part being read.
+    line_parts: Vec<Vec<i64>>,
+    lines: Vec<i64>,
+    /// Rows in `line_parts`.
+    rows_before: usize,
 }
 
 #[derive(Debug)]
@@ -49,31 +53,47 @@ enum Column {
 }
 
 impl Column {
-    fn text() -> Self {
+    fn text(rows: usize, bytes: usize) -> Self {
         Column::Text {
             parts: Vec::new(),
-            builder: StringBuilder::new(),
+            builder: StringBuilder::with_capacity(rows, bytes),
         }
     }
 }
 
 impl TextColumns {
     pub fn new(table: impl Into<String>, names: &[String]) -> Self {
+        Self::with_capacity(table, names, 0, &[])
+    }
+
+    /// Room for about `rows` rows and `bytes[i]` bytes of text in column `i`, reserved up
+    /// front: a buffer grown by doubling copies its contents into fresh memory at every
+    /// step, and fresh memory is the dearest part of reading a large text.
+    pub fn with_capacity(
+        table: impl Into<String>,
+        names: &[String],
+        rows: usize,
+        bytes: &[usize],
+    ) -> Self {
         Self {
             table: table.into(),
             names: names.to_vec(),
-            columns: names.iter().map(|_| Column::text()).collect(),
+            columns: (0..names.len())
+                .map(|i| Column::text(rows, bytes.get(i).copied().unwrap_or(0)))
+                .collect(),
             declared: HashMap::new(),
-            lines: Vec::new(),
+            line_parts: Vec::new(),
+            lines: Vec::with_capacity(rows),
+            rows_before: 0,
         }
     }
 
     pub fn len(&self) -> usize {
-        self.lines.len()
+        self.rows_before + self.lines.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.lines.is_empty()
+        self.len() == 0
     }
 
     pub fn has_column(&self, name: &str) -> bool {
@@ -93,11 +113,12 @@ impl TextColumns {
                 b.append_value(v);
             }
         }
-        self.lines.push(line);
+        self.lines.push(line as i64);
     }
 
     /// Appends the rows of `other`, read from a later part of the same text.
     pub fn append(&mut self, other: TextColumns) {
+        let more_rows = other.len();
         for (mine, theirs) in self.columns.iter_mut().zip(other.columns) {
             if let (
                 Column::Text { parts, builder },
@@ -112,7 +133,11 @@ impl TextColumns {
                 parts.push(last.finish());
             }
         }
-        self.lines.extend(other.lines);
+        // The line numbers are kept in the same parts, not copied into one vector.
+        self.rows_before += self.lines.len() + more_rows;
+        self.line_parts.push(std::mem::take(&mut self.lines));
+        self.line_parts.extend(other.line_parts);
+        self.line_parts.push(other.lines);
     }
 
     /// Declares a column's type, adding it (all NULL) when the text has no such column.
@@ -146,7 +171,7 @@ impl TextColumns {
         source_name: &str,
         ingested_at_us: i64,
     ) -> Result<(Vec<RecordBatch>, Vec<Reject>)> {
-        let n = self.lines.len();
+        let n = self.len();
         let fixed: Vec<Option<Kind>> = self
             .names
             .iter()
@@ -175,6 +200,14 @@ impl TextColumns {
             None => vec![(0, n)],
         };
         let pieces = bounds.len();
+        // Columns with one value on every row (the `--set` tags, `_source`,
+        // `_ingested_at`) are built once, as long as the longest part, and each part
+        // takes a slice of them.
+        let longest = bounds
+            .iter()
+            .map(|&(start, end)| end - start)
+            .max()
+            .unwrap_or(0);
         // Each part is taken out when its batch is built, so its text is freed as it goes.
         let texts: Vec<Option<Vec<Mutex<Option<StringArray>>>>> = self
             .columns
@@ -190,13 +223,15 @@ impl TextColumns {
                     ))
                 }
                 Column::Null => Ok(None),
-                Column::Constant(v) => bounds
-                    .iter()
-                    .map(|&(start, end)| {
-                        Ok(Mutex::new(Some(repeated(&v, end - start, source_name)?)))
-                    })
-                    .collect::<Result<Vec<_>>>()
-                    .map(Some),
+                Column::Constant(v) => {
+                    let all = repeated(&v, longest, source_name)?;
+                    Ok(Some(
+                        bounds
+                            .iter()
+                            .map(|&(start, end)| Mutex::new(Some(all.slice(0, end - start))))
+                            .collect(),
+                    ))
+                }
             })
             .collect::<Result<_>>()?;
         // Parsing numbers is most of the typing work: one (column, part) per task.
@@ -241,7 +276,22 @@ impl TextColumns {
         fields.push(Field::new(LINE, DataType::Int64, true));
         fields.push(Field::new(INGESTED_AT, timestamp_type(), true));
         let schema = Arc::new(Schema::new(fields));
-        let lines = &self.lines;
+        // Each part's line numbers, as the `_line` column (without a copy).
+        let mut line_parts = self.line_parts;
+        line_parts.push(self.lines);
+        if line_parts.len() != pieces {
+            line_parts = vec![line_parts.concat()]; // no text columns: one part
+        }
+        let lines: Vec<Int64Array> = line_parts
+            .into_iter()
+            .map(|p| Int64Array::new(p.into(), None))
+            .collect();
+        let sources = repeated(source_name, longest, source_name)?;
+        let ingested_at = TimestampMicrosecondArray::from_iter_values(std::iter::repeat_n(
+            ingested_at_us,
+            longest,
+        ))
+        .with_timezone("UTC");
         // Each part's batch, and its refused values per column (rows within the part).
         let built = parallel_map(pieces, |p| {
             let (start, end) = bounds[p];
@@ -271,17 +321,9 @@ impl TextColumns {
                 refusals.push(refused);
                 arrays.push(array);
             }
-            arrays.push(Arc::new(repeated(source_name, len, source_name)?));
-            arrays.push(Arc::new(Int64Array::from_iter_values(
-                lines[start..end].iter().map(|&l| l as i64),
-            )));
-            arrays.push(Arc::new(
-                TimestampMicrosecondArray::from_iter_values(std::iter::repeat_n(
-                    ingested_at_us,
-                    len,
-                ))
-                .with_timezone("UTC"),
-            ));
+            arrays.push(Arc::new(sources.slice(0, len)));
+            arrays.push(Arc::new(lines[p].clone()));
+            arrays.push(Arc::new(ingested_at.slice(0, len)));
             let arrow_err = |source| crate::Error::Arrow {
                 source_name: source_name.to_string(),
                 source,
@@ -301,7 +343,7 @@ impl TextColumns {
             for (p, (_, refusals)) in built.iter().enumerate() {
                 for (row, reason) in &refusals[c] {
                     rejects.push(Reject {
-                        line: self.lines[bounds[p].0 + row],
+                        line: lines[p].value(*row) as u64,
                         column: Some(name.clone()),
                         reason: reason.clone(),
                         raw: String::new(),
@@ -447,32 +489,30 @@ impl Numbers {
         bad: &[bool],
         refused: &mut Vec<(usize, String)>,
     ) -> ArrayRef {
-        let mut valid = vec![false; self.values.len()];
-        let mut ints = if kind == Kind::Int {
-            vec![0i64; self.values.len()]
-        } else {
-            Vec::new()
+        let fits = |state: u8, f: f64| match (state, kind) {
+            (NUMBER, Kind::Float) => true,
+            (NUMBER, _) => f.abs() < 9.2e18 && is_whole(f),
+            _ => false,
         };
         for (i, &state) in self.state.iter().enumerate() {
-            if bad[i] {
+            if bad[i] || state == NULL || fits(state, self.values[i]) {
                 continue;
             }
-            let f = self.values[i];
-            match (state, kind) {
-                (NULL, _) => {}
-                (NUMBER, Kind::Float) => valid[i] = true,
-                (NUMBER, _) if f.abs() < 9.2e18 && is_whole(f) => {
-                    ints[i] = f as i64;
-                    valid[i] = true;
-                }
-                (_, Kind::Float) => {
-                    refused.push((i, format!("not a number: '{}'", clip(text.value(i)))));
-                }
-                _ => refused.push((i, format!("not a whole number: '{}'", clip(text.value(i))))),
-            }
+            let what = if kind == Kind::Float {
+                "a number"
+            } else {
+                "a whole number"
+            };
+            refused.push((i, format!("not {what}: '{}'", clip(text.value(i)))));
         }
-        let nulls = Some(NullBuffer::from(valid));
+        // The validity as a bitmap straight away, and the integers in the values' own
+        // memory: no second column-sized allocation.
+        let valid = BooleanBuffer::collect_bool(self.state.len(), |i| {
+            !bad[i] && fits(self.state[i], self.values[i])
+        });
+        let nulls = Some(NullBuffer::new(valid)).filter(|n| n.null_count() > 0);
         if kind == Kind::Int {
+            let ints: Vec<i64> = self.values.into_iter().map(|f| f as i64).collect();
             Arc::new(Int64Array::new(ints.into(), nulls))
         } else {
             Arc::new(Float64Array::new(self.values.into(), nulls))

@@ -40,12 +40,13 @@ fn renames(original: &[String], snake: &[String]) -> Vec<(String, String)> {
 /// CSV or TSV: the header is line 1; a row with the wrong number of fields, or a value
 /// that does not fit its column, is a bad row.
 pub fn read_delimited(source: &Source, table: &str, delimiter: u8) -> Result<Parsed> {
-    let text = source.text()?;
+    // The text is checked to be UTF-8 piece by piece, on the threads that read the pieces.
+    let text = source.content();
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .flexible(true)
         .has_headers(true)
-        .from_reader(text.as_bytes());
+        .from_reader(text);
     let headers: Vec<String> = reader
         .headers()
         .map_err(|e| Error::Format {
@@ -68,15 +69,17 @@ pub fn read_delimited(source: &Source, table: &str, delimiter: u8) -> Result<Par
     let body_line = reader.position().line();
     let body = &text[body_start.min(text.len())..];
     let pieces = split_lines(body, PARALLEL_PIECE);
-    let read = |piece: &(usize, usize, u64)| {
-        let (from, to, newlines_before) = *piece;
-        read_rows(
-            &body[from..to],
-            body_line + newlines_before,
+    let read = |piece: &Piece| -> Result<Part> {
+        let first_line = body_line + piece.newlines_before;
+        let text = source.utf8(&body[piece.from..piece.to], first_line)?;
+        Ok(read_rows(
+            text,
+            first_line,
+            piece.newlines,
             table,
             &names,
             delimiter,
-        )
+        ))
     };
     let mut parts: Vec<Part> = if pieces.len() > 1 {
         // Several pieces per core, taken in turn by one thread per core, so a slower
@@ -85,13 +88,21 @@ pub fn read_delimited(source: &Source, table: &str, delimiter: u8) -> Result<Par
         crate::columns::parallel_map(pieces.len(), |i| {
             crate::progress::reporting(progress.as_ref(), || read(&pieces[i]))
         })
+        .into_iter()
+        .collect::<Result<_>>()?
     } else {
         Vec::new()
     };
     // A bad row in a piece may come from a split inside a quoted field (after a stray
     // quote): then the pieces are not trusted and the text is read in one go.
     if parts.is_empty() || parts.iter().any(|p| !p.rejects.is_empty()) {
-        parts = vec![read(&(0, body.len(), 0))];
+        let newlines = pieces.iter().map(|p| p.newlines).sum();
+        parts = vec![read(&Piece {
+            from: 0,
+            to: body.len(),
+            newlines_before: 0,
+            newlines,
+        })?];
     }
     let mut parts = parts.into_iter();
     let first = parts.next().expect("at least one part");
@@ -131,9 +142,24 @@ const PIECES_PER_CORE: usize = 4;
 /// fields are plain or simply quoted (the common case) is split in place; any other
 /// record (escaped quotes, line breaks inside quotes, a lone carriage return) is read by
 /// `csv_core`, with the same rules.
-fn read_rows(text: &str, first_line: u64, table: &str, names: &[String], delimiter: u8) -> Part {
+/// `newlines` (the line breaks in `text`) sizes the columns: every row but a final
+/// unterminated one ends in a line break, and no column holds more text than the piece.
+fn read_rows(
+    text: &str,
+    first_line: u64,
+    newlines: u64,
+    table: &str,
+    names: &[String],
+    delimiter: u8,
+) -> Part {
+    let rows = usize::try_from(newlines).unwrap_or(0) + 1;
     let mut part = Part {
-        rows: TextColumns::new(table, names),
+        rows: TextColumns::with_capacity(
+            table,
+            names,
+            rows,
+            &column_bytes(text, names.len(), delimiter),
+        ),
         rejects: Vec::new(),
         records: 0,
     };
@@ -162,6 +188,34 @@ fn read_rows(text: &str, first_line: u64, table: &str, names: &[String], delimit
     }
     crate::progress::rows_read(part.rows.len() as u64 % 8192);
     part
+}
+
+/// Lines sampled from the start of a piece to size its columns.
+const SAMPLE_LINES: usize = 256;
+
+/// The text bytes each of `columns` columns will likely need for all of `text`: each
+/// column's share of the first lines, applied to the whole, with some slack. A short
+/// estimate only costs a buffer growing once.
+fn column_bytes(text: &str, columns: usize, delimiter: u8) -> Vec<usize> {
+    let mut share = vec![0usize; columns];
+    let (mut sampled, mut fields) = (0usize, Vec::with_capacity(columns));
+    for line in text.split_inclusive('\n').take(SAMPLE_LINES) {
+        if split_simple(line.trim_end_matches(['\n', '\r']), delimiter, &mut fields)
+            && fields.len() == columns
+        {
+            sampled += line.len();
+            for (s, f) in share.iter_mut().zip(&fields) {
+                *s += f.len();
+            }
+        }
+    }
+    if sampled == 0 {
+        return share; // nothing to go by: the buffers grow as needed
+    }
+    share
+        .iter()
+        .map(|&s| (s as f64 / sampled as f64 * text.len() as f64 * 1.05) as usize + 4096)
+        .collect()
 }
 
 /// Splits a line whose fields are each either free of quotes or wholly quoted (a quote,
@@ -306,26 +360,33 @@ impl Part {
     }
 }
 
-/// Splits `text` into up to [`PIECES_PER_CORE`] pieces per core, each at least
+/// One piece of a text read on its own thread.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Piece {
+    from: usize,
+    to: usize,
+    /// Line breaks before `from`, and in `from..to`.
+    newlines_before: u64,
+    newlines: u64,
+}
+
+/// Splits `bytes` into up to [`PIECES_PER_CORE`] pieces per core, each at least
 /// `min_piece` bytes, at line ends outside quotes (an even number of quote characters
-/// before them): `(from, to, newlines before from)`. The quotes and line breaks before
-/// each split point are counted on all cores, segment by segment.
-fn split_lines(text: &str, min_piece: usize) -> Vec<(usize, usize, u64)> {
-    let bytes = text.as_bytes();
+/// before them). The quotes and line breaks before each split point are counted on all
+/// cores, segment by segment, in one pass.
+fn split_lines(bytes: &[u8], min_piece: usize) -> Vec<Piece> {
     let k = (std::thread::available_parallelism().map_or(1, |n| n.get()) * PIECES_PER_CORE)
         .min(bytes.len() / min_piece.max(1))
         .max(1);
-    if k == 1 {
-        return vec![(0, bytes.len(), 0)];
-    }
     let targets: Vec<usize> = (0..=k).map(|j| j * bytes.len() / k).collect();
     // (quotes, line breaks) in each segment between two targets.
     let counts = crate::columns::parallel_map(k, |j| {
         let seg = &bytes[targets[j]..targets[j + 1]];
-        let quotes = seg.iter().filter(|&&b| b == b'"').count() as u64;
-        let newlines = seg.iter().filter(|&&b| b == b'\n').count() as u64;
-        (quotes, newlines)
+        seg.iter().fold((0u64, 0u64), |(q, n), &b| {
+            (q + u64::from(b == b'"'), n + u64::from(b == b'\n'))
+        })
     });
+    let total_newlines: u64 = counts.iter().map(|c| c.1).sum();
     let mut pieces = Vec::with_capacity(k);
     let (mut from, mut newlines) = (0usize, 0u64);
     // Quotes and line breaks before `targets[j]`.
@@ -351,10 +412,20 @@ fn split_lines(text: &str, min_piece: usize) -> Vec<(usize, usize, u64)> {
             }
         }
         let Some(end) = end else { break };
-        pieces.push((from, end, newlines));
+        pieces.push(Piece {
+            from,
+            to: end,
+            newlines_before: newlines,
+            newlines: nl - newlines,
+        });
         (from, newlines) = (end, nl);
     }
-    pieces.push((from, bytes.len(), newlines));
+    pieces.push(Piece {
+        from,
+        to: bytes.len(),
+        newlines_before: newlines,
+        newlines: total_newlines - newlines,
+    });
     pieces
 }
 

@@ -71,19 +71,24 @@ impl Source {
 
     /// The content as UTF-8 text (a leading byte-order mark dropped).
     pub fn text(&self) -> Result<&str> {
-        let bytes = self
-            .bytes
+        self.utf8(self.content(), 1)
+    }
+
+    /// The content's bytes, a leading byte-order mark dropped.
+    pub fn content(&self) -> &[u8] {
+        self.bytes
             .strip_prefix(b"\xEF\xBB\xBF")
-            .unwrap_or(&self.bytes);
+            .unwrap_or(&self.bytes)
+    }
+
+    /// `bytes` (part of the content, starting on line `first_line`) as UTF-8 text, or an
+    /// error naming the line where it stops being UTF-8.
+    pub fn utf8<'a>(&self, bytes: &'a [u8], first_line: u64) -> Result<&'a str> {
         std::str::from_utf8(bytes).map_err(|e| {
-            let line = bytes[..e.valid_up_to()]
-                .iter()
-                .filter(|&&b| b == b'\n')
-                .count()
-                + 1;
+            let breaks = memchr::memchr_iter(b'\n', &bytes[..e.valid_up_to()]).count();
             Error::Format {
                 source_name: self.name.clone(),
-                message: format!("line {line}: not valid UTF-8 text"),
+                message: format!("line {}: not valid UTF-8 text", first_line + breaks as u64),
             }
         })
     }

@@ -189,6 +189,13 @@ pub fn parse_number(s: &str) -> Result<Option<f64>, NotANumber> {
         // '.', exponent and sign characters; anything else goes through the rules below.
         return Ok(Some(f));
     }
+    if s.as_bytes()
+        .first()
+        .is_some_and(|b| b.is_ascii_alphabetic() && !matches!(b.to_ascii_lowercase(), b'n' | b'i'))
+    {
+        // Plain text (a name): no NULL spelling, NaN or infinity starts this way.
+        return Err(NotANumber);
+    }
     if is_null_text(s) {
         return Ok(None);
     }
