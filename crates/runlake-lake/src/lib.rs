@@ -31,8 +31,9 @@ use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::catalog::{CatalogProvider, TableProvider};
 use datafusion::common::TableReference;
-use datafusion::parquet::basic::{Compression, ZstdLevel};
+use datafusion::parquet::basic::{Compression, Encoding, ZstdLevel};
 use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
+use datafusion::parquet::schema::types::ColumnPath;
 use datafusion::prelude::SessionContext;
 use deltalake::kernel::Transaction;
 use deltalake::kernel::transaction::CommitProperties;
@@ -523,13 +524,19 @@ impl Lake {
     }
 }
 
-/// Parquet files: zstd, page-level statistics (so the page index is written).
+/// Parquet files: zstd, page-level statistics (so the page index is written). `_line`
+/// (source line numbers: distinct, and ascending within a file) is delta-encoded: a few
+/// bits a row before compression, where a dictionary would fill up and fall back to
+/// eight plain bytes a row for zstd to work through.
 pub(crate) fn writer_properties() -> WriterProperties {
+    let line = ColumnPath::from(runlake_ingest::table::LINE);
     WriterProperties::builder()
         .set_compression(Compression::ZSTD(
             ZstdLevel::try_new(3).expect("a valid level"),
         ))
         .set_statistics_enabled(EnabledStatistics::Page)
+        .set_column_dictionary_enabled(line.clone(), false)
+        .set_column_encoding(line, Encoding::DELTA_BINARY_PACKED)
         .build()
 }
 
