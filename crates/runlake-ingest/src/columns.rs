@@ -494,24 +494,27 @@ impl Numbers {
             (NUMBER, _) => f.abs() < 9.2e18 && is_whole(f),
             _ => false,
         };
-        for (i, &state) in self.state.iter().enumerate() {
-            if bad[i] || state == NULL || fits(state, self.values[i]) {
-                continue;
-            }
-            let what = if kind == Kind::Float {
-                "a number"
-            } else {
-                "a whole number"
-            };
-            refused.push((i, format!("not {what}: '{}'", clip(text.value(i)))));
-        }
-        // The validity as a bitmap straight away, and the integers in the values' own
-        // memory: no second column-sized allocation.
+        // One pass: the validity as a bitmap straight away (no column of booleans), and
+        // the refusals as they are met.
+        let what = if kind == Kind::Float {
+            "a number"
+        } else {
+            "a whole number"
+        };
         let valid = BooleanBuffer::collect_bool(self.state.len(), |i| {
-            !bad[i] && fits(self.state[i], self.values[i])
+            let (state, f) = (self.state[i], self.values[i]);
+            if bad[i] || state == NULL {
+                return false;
+            }
+            let ok = fits(state, f);
+            if !ok {
+                refused.push((i, format!("not {what}: '{}'", clip(text.value(i)))));
+            }
+            ok
         });
         let nulls = Some(NullBuffer::new(valid)).filter(|n| n.null_count() > 0);
         if kind == Kind::Int {
+            // The integers in the values' own memory: no second column-sized allocation.
             let ints: Vec<i64> = self.values.into_iter().map(|f| f as i64).collect();
             Arc::new(Int64Array::new(ints.into(), nulls))
         } else {
