@@ -204,6 +204,38 @@ fn a_malformed_line_fails_the_file_unless_allowed() {
         "{}",
         stderr(&o)
     );
+    // Allowed, it is kept in _rejects with its line as it is in the file.
+    ok(dir.path(), &["ingest", "--max-bad-rows", "1", "typed.csv"]);
+    assert_eq!(
+        csv(
+            dir.path(),
+            "SELECT line, column_name, reason, raw FROM _rejects WHERE target_table = 'typed'"
+        ),
+        "line,column_name,reason,raw\n32,y,not a number: 'fast',\"31,fast\"\n"
+    );
+    let mut lines: String = (0..30)
+        .map(|i| format!("{{\"x\": {i}, \"y\": {}}}\n", i * 2))
+        .collect();
+    lines.push_str("{\"x\": 30, \"y\": \"fast\"}\n");
+    std::fs::write(dir.path().join("typed.jsonl"), lines).unwrap();
+    ok(
+        dir.path(),
+        &[
+            "ingest",
+            "--max-bad-rows",
+            "1",
+            "typed.jsonl",
+            "--table",
+            "tj",
+        ],
+    );
+    assert_eq!(
+        csv(
+            dir.path(),
+            "SELECT line, column_name, raw FROM _rejects WHERE target_table = 'tj'"
+        ),
+        "line,column_name,raw\n31,y,\"{\"\"x\"\": 30, \"\"y\"\": \"\"fast\"\"}\"\n"
+    );
 }
 
 #[test]
@@ -815,15 +847,15 @@ fn values_refused_in_different_pieces_of_a_large_csv_are_rejected_at_their_lines
     let expected: String = bad
         .iter()
         .zip(&bad_lines)
-        .map(|(_, l)| format!("{l},value_ms,not a number: 'slow'\n"))
+        .map(|(i, l)| format!("{l},value_ms,not a number: 'slow',{i},n{i},slow\n"))
         .collect();
     assert_eq!(
         csv(
             dir.path(),
-            "SELECT line, column_name, reason FROM _rejects WHERE target_table = 'big' ORDER BY line"
+            "SELECT line, column_name, reason, raw FROM _rejects WHERE target_table = 'big' ORDER BY line"
         )
         .replace('"', ""),
-        format!("line,column_name,reason\n{expected}")
+        format!("line,column_name,reason,raw\n{expected}")
     );
 }
 

@@ -17,7 +17,7 @@ use crate::{Error, Format, Parsed, Reject, Result, Source, TableData};
 
 const RAW_LIMIT: usize = 2000;
 
-fn clip_raw(s: &str) -> String {
+pub(crate) fn clip_raw(s: &str) -> String {
     if s.len() <= RAW_LIMIT {
         return s.to_string();
     }
@@ -96,6 +96,8 @@ pub fn read_delimited(source: &Source, table: &str, delimiter: u8) -> Result<Par
     // A bad row in a piece may come from a split inside a quoted field (after a stray
     // quote): then the pieces are not trusted and the text is read in one go.
     if parts.is_empty() || parts.iter().any(|p| !p.rejects.is_empty()) {
+        // The pieces' rows were counted as read; the one-go read counts them again.
+        crate::progress::rows_reread(parts.iter().map(|p| p.rows.len() as u64).sum());
         let newlines = pieces.iter().map(|p| p.newlines).sum();
         parts = vec![read(&Piece {
             from: 0,

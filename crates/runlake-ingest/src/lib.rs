@@ -277,13 +277,16 @@ impl Parsed {
 
     /// Types every table (declared columns, then the existing table's schema from
     /// `known`, then inference) and builds its batches. Values that do not fit their
-    /// column become rejects.
+    /// column become rejects, with their line as it is in `source` when the format has
+    /// one record per line.
     pub fn finish(
         self,
         known: &HashMap<String, Schema>,
         ingested_at_us: i64,
-        source_name: &str,
+        source: &Source,
     ) -> Result<(Vec<TableOut>, Vec<Reject>)> {
+        let source_name = source.name.as_str();
+        let line_based = matches!(self.format, Format::Csv | Format::Tsv | Format::Jsonl);
         let mut rejects = self.rejects;
         let mut out = Vec::new();
         for table in self.tables {
@@ -322,7 +325,34 @@ impl Parsed {
             }
         }
         rejects.sort_by_key(|r| r.line);
+        if line_based {
+            fill_raw(source.content(), &mut rejects);
+        }
         Ok((out, rejects))
+    }
+}
+
+/// Gives each reject without its text (a value its column's type refused, found after
+/// the text was split into columns) the line it starts on, as it is in `content`.
+/// `rejects` is sorted by line.
+fn fill_raw(content: &[u8], rejects: &mut [Reject]) {
+    let mut line = 1u64;
+    let mut start = 0usize;
+    let mut newlines = memchr::memchr_iter(b'\n', content);
+    for reject in rejects.iter_mut().filter(|r| r.raw.is_empty()) {
+        while line < reject.line {
+            match newlines.next() {
+                Some(at) => {
+                    start = at + 1;
+                    line += 1;
+                }
+                None => return,
+            }
+        }
+        let rest = &content[start..];
+        let text = &rest[..memchr::memchr(b'\n', rest).unwrap_or(rest.len())];
+        let text = text.strip_suffix(b"\r").unwrap_or(text);
+        reject.raw = generic::clip_raw(&String::from_utf8_lossy(text));
     }
 }
 

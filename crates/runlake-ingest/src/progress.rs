@@ -42,6 +42,15 @@ impl Progress {
     pub fn add_rows(&self, n: u64) {
         self.0.rows.fetch_add(n, Ordering::Relaxed);
     }
+
+    fn remove_rows(&self, n: u64) {
+        let _ = self
+            .0
+            .rows
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |r| {
+                Some(r.saturating_sub(n))
+            });
+    }
 }
 
 thread_local! {
@@ -59,6 +68,15 @@ pub(crate) fn reporting<T>(progress: Option<&Progress>, f: impl FnOnce() -> T) -
 /// The progress this thread reports to, for threads it starts.
 pub(crate) fn current() -> Option<Progress> {
     CURRENT.with(|c| c.borrow().clone())
+}
+
+/// Takes back `n` rows counted on this thread, for rows about to be read again.
+pub(crate) fn rows_reread(n: u64) {
+    CURRENT.with(|c| {
+        if let Some(p) = c.borrow().as_ref() {
+            p.remove_rows(n);
+        }
+    });
 }
 
 /// Counts `n` rows read on this thread.

@@ -86,7 +86,7 @@ impl Lake {
             }
         }
         let now = now_us();
-        let (outs, rejects) = parsed.finish(&known, now, &source.name)?;
+        let (outs, rejects) = parsed.finish(&known, now, source)?;
         if rejects.len() > options.max_bad_rows {
             let first = &rejects[0];
             return Err(runlake_ingest::Error::TooManyBadRows {

@@ -430,3 +430,26 @@ async fn two_large_appends_racing_to_create_a_table_both_land() {
         2 * rows as i64
     );
 }
+
+#[test]
+fn progress_counts_each_row_once_when_a_split_csv_is_read_again_in_one_go() {
+    // Over 4 MiB, so the text is read in pieces; a bad row in a piece makes the reader
+    // read the whole text again in one go.
+    let rows = 500_000u64;
+    let mut text = String::from("id,name,value_ms\n");
+    for i in 0..rows {
+        text.push_str(&format!("{i},name-{i},{i}.5\n"));
+    }
+    text.push_str("1,2,3,4\n");
+    assert!(text.len() > 8 << 20, "several pieces");
+    let source = runlake_ingest::Source::from_bytes("big.csv".into(), text.into_bytes()).unwrap();
+    let progress = runlake_ingest::Progress::default();
+    let options = runlake_ingest::Options {
+        progress: Some(progress.clone()),
+        ..Default::default()
+    };
+    let parsed = runlake_ingest::parse(&source, &options).unwrap();
+    assert_eq!(parsed.records, rows as usize + 1);
+    assert_eq!(parsed.rejects.len(), 1);
+    assert_eq!(progress.rows(), rows);
+}

@@ -1,1 +1,0 @@
-//! The readers, format by format, on real and faithfully shaped files.
