@@ -108,6 +108,33 @@ fn benchmark_regression_gates_on_its_threshold() {
 }
 
 #[test]
+fn a_fired_alert_keeps_its_row_typed_in_json() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("typed.sql"),
+        "/*\ntitle: Typed\nalerts:\n  - {query: q, when: \"n > 1\", severity: critical, message: \"{label}: {missing}\"}\n*/\n\
+         -- name: q\n\
+         SELECT 'vllm' AS label, 2 AS n, CAST(NULL AS DOUBLE) AS missing, CAST('NaN' AS DOUBLE) AS nan_ms, 1.5 AS x",
+    )
+    .unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&ok(
+        dir.path(),
+        &["report", "typed.sql", "--format", "json"],
+    ))
+    .unwrap();
+    assert_eq!(
+        doc["alerts"],
+        serde_json::json!([{
+            "query": "q",
+            "when": "n > 1",
+            "severity": "critical",
+            "message": "vllm: NULL",
+            "row": {"label": "vllm", "n": 2, "missing": null, "nan_ms": "NaN", "x": 1.5},
+        }])
+    );
+}
+
+#[test]
 fn json_csv_and_html_outputs() {
     let dir = demo_lake();
     let doc: serde_json::Value = serde_json::from_str(&ok(

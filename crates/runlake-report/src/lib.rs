@@ -406,12 +406,16 @@ impl Report {
         for batch in &batches {
             for row in 0..batch.num_rows() {
                 let values = row_strings(batch, row);
+                let row = match render::rows_json(&[batch.slice(row, 1)]).pop() {
+                    Some(serde_json::Value::Object(map)) => map,
+                    _ => serde_json::Map::new(),
+                };
                 out.push(FiredAlert {
                     query: alert.query.clone(),
                     when: alert.when.clone(),
                     severity: alert.severity,
                     message: fill(&alert.message, &values),
-                    row: values,
+                    row,
                 });
             }
         }
@@ -434,8 +438,9 @@ pub struct FiredAlert {
     pub when: String,
     pub severity: Severity,
     pub message: String,
-    /// The row's values as text, by column.
-    pub row: BTreeMap<String, String>,
+    /// The row's values by column, as in the JSON output: numbers, text, `null` for
+    /// NULL, "NaN" and "Infinity" for non-finite floats.
+    pub row: serde_json::Map<String, serde_json::Value>,
 }
 
 /// A report that ran.

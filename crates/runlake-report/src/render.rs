@@ -144,7 +144,7 @@ pub fn csv(r: &Rendered) -> Vec<(String, String)> {
         .collect()
 }
 
-fn rows_json(batches: &[RecordBatch]) -> Vec<Value> {
+pub(crate) fn rows_json(batches: &[RecordBatch]) -> Vec<Value> {
     let mut bytes = Vec::new();
     {
         let mut writer = ArrayWriter::new(&mut bytes);
