@@ -272,6 +272,8 @@ fn the_adbc_driver_queries_prepares_ingests_and_browses() {
             ["Deepspeed", 5.5, null]
         ])
     );
+    let bad_batch = out["bad_batch"].as_str().unwrap();
+    assert!(bad_batch.contains("slow"), "{bad_batch}");
     assert_eq!(
         out["create_view"],
         serde_json::json!([["created view slow"]])
@@ -292,7 +294,13 @@ fn the_adbc_driver_queries_prepares_ingests_and_browses() {
 
     // What the client wrote is in the lake, for every other tool.
     let tables = ok(dir.path(), &["tables"]);
-    assert!(tables.contains("uploads"), "{tables}");
+    // Versions: 0 the ingest that created it, 1 the three rows of executemany (one
+    // commit); the ingest of the same data and the failed batch committed nothing.
+    let uploads = tables
+        .lines()
+        .find(|l| l.starts_with("uploads "))
+        .unwrap_or_else(|| panic!("{tables}"));
+    assert_eq!(uploads.split_whitespace().last(), Some("1"), "{tables}");
     assert_eq!(
         ok(
             dir.path(),

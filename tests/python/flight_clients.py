@@ -65,6 +65,15 @@ def adbc(uri, user, password):
             "INSERT INTO uploads (framework, latency_ms) VALUES (?, ?)",
             [("TensorRT-LLM", 3.0), ("llama.cpp", 4.0), ("Deepspeed", 5.5)],
         )
+        # One row that does not fit its column fails the whole batch.
+        try:
+            cur.executemany(
+                "INSERT INTO uploads (framework, latency_ms) VALUES (?, ?)",
+                [("kept-if-partial", "6.5"), ("refused", "slow")],
+            )
+            out["bad_batch"] = "no error"
+        except Exception as e:
+            out["bad_batch"] = str(e)
         cur.execute("SELECT framework, latency_ms, _source FROM uploads ORDER BY latency_ms")
         out["uploads"] = [list(r) for r in cur.fetchall()]
         cur.execute("CREATE VIEW slow AS SELECT framework FROM uploads WHERE latency_ms > 2")

@@ -39,7 +39,8 @@ use datafusion::common::TableReference;
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::datasource::MemTable;
 use datafusion::datasource::TableType;
-use datafusion::logical_expr::LogicalPlan;
+use datafusion::logical_expr::dml::DmlStatement;
+use datafusion::logical_expr::{LogicalPlan, Union, WriteOp};
 use futures::{Stream, StreamExt, TryStreamExt, stream};
 use prost::Message;
 use runlake_lake::sql::{Outcome, Session};
@@ -255,7 +256,7 @@ impl RunlakeFlightSql {
         };
         principal.require(needed, &format!("run {kind}"))?;
         let params = read_ipc(&handle.parameters)?;
-        let mut runs = bound_plans(&plan, &params)?;
+        let mut runs = one_insert(bound_plans(&plan, &params)?)?;
         if runs.is_empty() {
             runs.push(plan);
         }
@@ -705,6 +706,36 @@ fn bound_plans(plan: &LogicalPlan, params: &[RecordBatch]) -> Result<Vec<Logical
         }
     }
     Ok(out)
+}
+
+/// An INSERT bound to several parameter rows (`executemany`) as one INSERT of all their
+/// rows: one commit, and none at all when a row fails. Other statements stay one run
+/// per parameter row.
+fn one_insert(mut runs: Vec<LogicalPlan>) -> Result<Vec<LogicalPlan>> {
+    let inserts: Option<Vec<&DmlStatement>> = runs
+        .iter()
+        .map(|p| match p {
+            LogicalPlan::Dml(dml) if matches!(dml.op, WriteOp::Insert(_)) => Some(dml),
+            _ => None,
+        })
+        .collect();
+    let Some(inserts) = inserts.filter(|i| i.len() > 1) else {
+        return Ok(runs);
+    };
+    let first = inserts[0];
+    if inserts
+        .iter()
+        .any(|d| d.table_name != first.table_name || d.op != first.op)
+    {
+        return Ok(runs);
+    }
+    let inputs: Vec<Arc<LogicalPlan>> = inserts.iter().map(|d| Arc::clone(&d.input)).collect();
+    let union = Union::try_new_with_loose_types(inputs)?;
+    let mut merged = first.clone();
+    merged.input = Arc::new(LogicalPlan::Union(union));
+    runs.truncate(0);
+    runs.push(LogicalPlan::Dml(merged));
+    Ok(runs)
 }
 
 fn decode_handle(bytes: &[u8]) -> Result<proto::StatementHandle> {
