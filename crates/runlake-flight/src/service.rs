@@ -711,7 +711,7 @@ fn bound_plans(plan: &LogicalPlan, params: &[RecordBatch]) -> Result<Vec<Logical
 /// An INSERT bound to several parameter rows (`executemany`) as one INSERT of all their
 /// rows: one commit, and none at all when a row fails. Other statements stay one run
 /// per parameter row.
-fn one_insert(mut runs: Vec<LogicalPlan>) -> Result<Vec<LogicalPlan>> {
+fn one_insert(runs: Vec<LogicalPlan>) -> Result<Vec<LogicalPlan>> {
     let inserts: Option<Vec<&DmlStatement>> = runs
         .iter()
         .map(|p| match p {
@@ -733,9 +733,7 @@ fn one_insert(mut runs: Vec<LogicalPlan>) -> Result<Vec<LogicalPlan>> {
     let union = Union::try_new_with_loose_types(inputs)?;
     let mut merged = first.clone();
     merged.input = Arc::new(LogicalPlan::Union(union));
-    runs.truncate(0);
-    runs.push(LogicalPlan::Dml(merged));
-    Ok(runs)
+    Ok(vec![LogicalPlan::Dml(merged)])
 }
 
 fn decode_handle(bytes: &[u8]) -> Result<proto::StatementHandle> {
