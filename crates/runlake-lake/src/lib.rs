@@ -158,33 +158,52 @@ impl Lake {
     }
 
     /// Table `name` at `version` (default: the latest), from the snapshot cache when it
-    /// still describes the table: only commits newer than the cached one are read.
+    /// still describes the table: only commits newer than the cached one are read, and
+    /// none at all when the commit after the cached one does not exist.
     async fn snapshot(&self, name: &str, version: Option<u64>) -> Result<DeltaTable> {
         let cached = self
             .snapshots
             .lock()
             .ok()
             .and_then(|c| c.get(name).cloned());
-        let mut table = match cached {
+        let cached = match cached {
             Some(c)
                 if c.commit_etag.is_some() && self.commit_etag(&c.table).await == c.commit_etag =>
             {
-                c.table
+                Some(c.table)
             }
-            _ => {
-                let mut t = self.handle(name)?;
-                t.load().await?;
-                t
+            _ => None,
+        };
+        let (table, changed) = match (cached, version) {
+            (Some(mut table), None) => {
+                let next = table.version().map_or(0, |v| v + 1);
+                let newer = self.commit_exists(&table, next).await;
+                if newer {
+                    table.update_incremental(None).await?;
+                }
+                (table, newer)
+            }
+            (Some(mut table), Some(v)) => {
+                let current = table.version().unwrap_or_default();
+                if v > current {
+                    table.update_incremental(Some(v)).await?;
+                } else if v < current {
+                    table.load_version(v).await?;
+                }
+                (table, false)
+            }
+            (None, None) => {
+                let mut table = self.handle(name)?;
+                table.load().await?;
+                (table, true)
+            }
+            (None, Some(v)) => {
+                let mut table = self.handle(name)?;
+                table.load_version(v).await?;
+                (table, false)
             }
         };
-        let current = table.version().unwrap_or_default();
-        match version {
-            Some(v) if v == current => {}
-            Some(v) if v > current => table.update_incremental(Some(v)).await?,
-            Some(v) => table.load_version(v).await?,
-            None => table.update_incremental(None).await?,
-        }
-        if version.is_none() {
+        if changed {
             let commit_etag = self.commit_etag(&table).await;
             if let Ok(mut cache) = self.snapshots.lock() {
                 cache.insert(
@@ -199,9 +218,8 @@ impl Lake {
         Ok(table)
     }
 
-    /// The e-tag (or modification time) of the commit file of `table`'s loaded version.
-    async fn commit_etag(&self, table: &DeltaTable) -> Option<String> {
-        let version = table.version()?;
+    /// The commit file of `version` of `table`.
+    fn commit_path(&self, table: &DeltaTable, version: u64) -> Option<object_store::path::Path> {
         let name = table
             .table_url()
             .path()
@@ -209,12 +227,30 @@ impl Lake {
             .rsplit('/')
             .next()?
             .to_string();
-        let path = self
-            .location
-            .prefix()
-            .join(name.as_str())
-            .join("_delta_log")
-            .join(format!("{version:020}.json").as_str());
+        Some(
+            self.location
+                .prefix()
+                .join(name.as_str())
+                .join("_delta_log")
+                .join(format!("{version:020}.json").as_str()),
+        )
+    }
+
+    /// Whether `table` has a commit `version` (true when the store cannot tell, so the
+    /// caller reads the log and meets the store's error there).
+    async fn commit_exists(&self, table: &DeltaTable, version: u64) -> bool {
+        let Some(path) = self.commit_path(table, version) else {
+            return true;
+        };
+        !matches!(
+            self.store.head(&path).await,
+            Err(object_store::Error::NotFound { .. })
+        )
+    }
+
+    /// The e-tag (or modification time) of the commit file of `table`'s loaded version.
+    async fn commit_etag(&self, table: &DeltaTable) -> Option<String> {
+        let path = self.commit_path(table, table.version()?)?;
         let meta = self.store.head(&path).await.ok()?;
         Some(meta.e_tag.unwrap_or_else(|| {
             format!(

@@ -453,3 +453,50 @@ fn progress_counts_each_row_once_when_a_split_csv_is_read_again_in_one_go() {
     assert_eq!(parsed.rejects.len(), 1);
     assert_eq!(progress.rows(), rows);
 }
+
+#[tokio::test]
+async fn a_handle_sees_commits_made_through_another_and_still_reads_old_versions() {
+    let (dir, reader) = local_lake();
+    let writer = Lake::open(dir.path().join("lake").to_str().unwrap(), HashMap::new()).unwrap();
+    let append = |key: &'static str, ids: Vec<i64>| {
+        let writer = writer.clone();
+        async move {
+            let latency: Vec<f64> = ids.iter().map(|&i| i as f64).collect();
+            writer
+                .append(
+                    "steps",
+                    vec![batch(&ids, &latency)],
+                    &CommitKey::new(key),
+                    &[],
+                    false,
+                )
+                .await
+                .unwrap()
+        }
+    };
+    append("a", vec![1, 2]).await;
+    // The reader's snapshot is cached here; without a newer commit it is used as is.
+    assert_eq!(count(&reader, "SELECT count(*) FROM steps").await, 2);
+    assert_eq!(count(&reader, "SELECT count(*) FROM steps").await, 2);
+    append("b", vec![3, 4, 5]).await;
+    assert_eq!(count(&reader, "SELECT count(*) FROM steps").await, 5);
+    // A pin older than the cached version reads that version.
+    let ctx = SessionContext::new_with_config(
+        datafusion::prelude::SessionConfig::new()
+            .with_default_catalog_and_schema("runlake", "public"),
+    );
+    let versions = reader
+        .register_pinned(&ctx, &HashMap::from([("steps".to_string(), 0)]))
+        .await
+        .unwrap();
+    assert_eq!(versions["steps"], 0);
+    let batches = ctx
+        .sql("SELECT count(*) FROM steps")
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    assert_eq!(batches[0].column(0).as_primitive::<Int64Type>().value(0), 2);
+    assert_eq!(count(&reader, "SELECT count(*) FROM steps").await, 5);
+}
