@@ -10,6 +10,7 @@
 
 mod error;
 mod ingest;
+mod listscan;
 mod location;
 mod maintain;
 mod runs;
@@ -45,6 +46,7 @@ use object_store::{ObjectStore, ObjectStoreExt};
 
 pub use crate::error::{Error, Result, TypeConflict};
 pub use crate::ingest::{INGESTS, IngestOptions, IngestReport, REJECTS, TableReport};
+pub use crate::listscan::ListScan;
 pub use crate::location::Location;
 pub use crate::maintain::{CompactReport, TableInfo};
 pub use crate::runs::{

@@ -14,6 +14,7 @@ use datafusion::dataframe::DataFrame;
 use datafusion::datasource::file_format::file_compression_type::FileCompressionType;
 use datafusion::datasource::file_format::options::{ArrowReadOptions, JsonReadOptions};
 use datafusion::execution::context::SessionContext;
+use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::logical_expr::{DdlStatement, LogicalPlan, WriteOp};
 use datafusion::prelude::{CsvReadOptions, ParquetReadOptions, SessionConfig};
 use datafusion::sql::parser::{DFParserBuilder, Statement};
@@ -74,10 +75,14 @@ impl Session {
         let config = SessionConfig::new()
             .with_information_schema(true)
             .with_default_catalog_and_schema(crate::CATALOG, crate::SCHEMA);
-        let ctx = match runtime {
-            Some(runtime) => SessionContext::new_with_config_rt(config, runtime),
-            None => SessionContext::new_with_config(config),
-        };
+        let mut state = SessionStateBuilder::new()
+            .with_config(config)
+            .with_default_features()
+            .with_physical_optimizer_rule(Arc::new(crate::ListScan));
+        if let Some(runtime) = runtime {
+            state = state.with_runtime_env(runtime);
+        }
+        let ctx = SessionContext::new_with_state(state.build());
         let ctx = if allow_files {
             ctx.enable_url_table()
         } else {

@@ -1,5 +1,7 @@
 //! The lake's commit rules: atomic, idempotent per key, schema evolution, conflicts.
 
+mod listscan;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 

@@ -1,0 +1,214 @@
+//! The level-based scan of flat list columns gives exactly what DataFusion's own Parquet
+//! reader gives: NULL lists, empty lists, NULL elements, every element type it reads,
+//! lists spanning pages, batches and row groups, file ranges and projections.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, Float32Builder, Float64Builder, Int32Builder, Int64Array, Int64Builder,
+    LargeListBuilder, ListBuilder, RecordBatch, StringArray, StringBuilder,
+};
+use datafusion::arrow::compute::concat_batches;
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::file::properties::WriterProperties;
+use datafusion::prelude::SessionContext;
+use runlake_lake::sql::Session;
+
+/// A small deterministic generator (no test depends on a random crate's sequence).
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self, below: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % below
+    }
+}
+
+/// `rows` rows: `id`, a nullable string, and lists of every shape the scan reads (NULL
+/// lists, empty lists, NULL elements; required lists of required elements; large lists;
+/// floats) plus a list of strings, which arrow-rs reads.
+fn steps(rows: usize) -> RecordBatch {
+    let mut rng = Lcg(7);
+    let mut name = StringBuilder::new();
+    let mut a = ListBuilder::new(Int64Builder::new());
+    let required = Field::new("element", DataType::Float64, false);
+    let mut b = ListBuilder::new(Float64Builder::new()).with_field(Arc::new(required.clone()));
+    let mut c = LargeListBuilder::new(Int32Builder::new());
+    let mut d = ListBuilder::new(Float32Builder::new());
+    let mut e = ListBuilder::new(StringBuilder::new());
+    for row in 0..rows {
+        match rng.next(10) {
+            0 => name.append_null(),
+            k => name.append_value(format!("rank-{k}")),
+        }
+        // a: 1 in 8 NULL, 1 in 8 empty, elements NULL 1 in 6.
+        match rng.next(8) {
+            0 => a.append(false),
+            1 => a.append(true),
+            _ => {
+                for _ in 0..1 + rng.next(20) {
+                    match rng.next(6) {
+                        0 => a.values().append_null(),
+                        _ => a.values().append_value(rng.next(4096) as i64 - 2048),
+                    }
+                }
+                a.append(true);
+            }
+        }
+        // b: never NULL, never empty, no NULL element (the dense path); long lists too.
+        for _ in 0..1 + rng.next(if row % 97 == 0 { 3000 } else { 16 }) {
+            b.values().append_value(rng.next(1_000_000) as f64 / 7.0);
+        }
+        b.append(true);
+        match rng.next(5) {
+            0 => c.append(false),
+            _ => {
+                for _ in 0..rng.next(5) {
+                    c.values().append_value(rng.next(100) as i32);
+                }
+                c.append(true);
+            }
+        }
+        for _ in 0..rng.next(4) {
+            match rng.next(9) {
+                0 => d.values().append_null(),
+                _ => d.values().append_value(rng.next(1000) as f32 * 0.5),
+            }
+        }
+        d.append(true);
+        for _ in 0..rng.next(3) {
+            e.values().append_value(format!("r{}", rng.next(50)));
+        }
+        e.append(rng.next(7) != 0);
+    }
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(Int64Array::from_iter_values(0..rows as i64)),
+        Arc::new(name.finish()),
+        Arc::new(a.finish()),
+        Arc::new(b.finish()),
+        Arc::new(c.finish()),
+        Arc::new(d.finish()),
+        Arc::new(e.finish()),
+    ];
+    let fields: Vec<Field> = ["id", "name", "a", "b", "c", "d", "e"]
+        .iter()
+        .zip(&columns)
+        .map(|(n, c)| {
+            let nullable = !matches!(*n, "id" | "b");
+            Field::new(*n, c.data_type().clone(), nullable)
+        })
+        .collect();
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap()
+}
+
+/// Writes `batch` with small row groups and pages, so lists cross pages and batches.
+fn write(path: &std::path::Path, batch: &RecordBatch) {
+    let props = WriterProperties::builder()
+        .set_max_row_group_row_count(Some(1500))
+        .set_data_page_row_count_limit(100)
+        .set_write_batch_size(64)
+        .build();
+    let file = std::fs::File::create(path).unwrap();
+    let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(props)).unwrap();
+    writer.write(batch).unwrap();
+    writer.close().unwrap();
+}
+
+async fn collect(ctx: &SessionContext, sql: &str) -> RecordBatch {
+    let frame = ctx.sql(sql).await.unwrap();
+    let schema = Arc::new(frame.schema().as_arrow().clone());
+    let batches = frame.collect().await.unwrap();
+    concat_batches(&schema, &batches).unwrap()
+}
+
+async fn explain(ctx: &SessionContext, sql: &str) -> String {
+    let plan = collect(ctx, &format!("EXPLAIN {sql}")).await;
+    let text = plan
+        .column(1)
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .unwrap();
+    text.iter().flatten().collect::<Vec<_>>().join("\n")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flat_lists_read_by_levels_match_datafusions_own_reader() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("steps.parquet");
+    let data = steps(5000);
+    write(&path, &data);
+    let lake = runlake_lake::Lake::open(
+        dir.path().join("lake").to_str().unwrap(),
+        Default::default(),
+    )
+    .unwrap();
+    let session = Session::open(lake).await.unwrap();
+    let ours = session.ctx();
+    let plain = SessionContext::new().enable_url_table();
+    runlake_functions::register_all(&plain).unwrap();
+    let f = path.display();
+
+    // Several partitions over the one file, so row groups are split by byte range.
+    for ctx in [ours, &plain] {
+        for set in [
+            "SET datafusion.execution.target_partitions = 3",
+            "SET datafusion.optimizer.repartition_file_min_size = 1",
+            "SET datafusion.execution.batch_size = 1000",
+        ] {
+            ctx.sql(set).await.unwrap().collect().await.unwrap();
+        }
+    }
+
+    let queries = [
+        format!("SELECT * FROM '{f}' ORDER BY id"),
+        format!("SELECT d, id, a, a AS again, name FROM '{f}' ORDER BY id"),
+        format!("SELECT c, b FROM '{f}'"),
+        format!("SELECT a, id FROM '{f}' LIMIT 7"),
+        format!(
+            "SELECT sum(list_mean(a)), sum(list_stddev_pop(b)), sum(array_length(c)), \
+             count(d), sum(cardinality(a)) FROM '{f}'"
+        ),
+        format!("SELECT id, a FROM '{f}' WHERE id % 3 = 0 ORDER BY id"),
+    ];
+    for sql in &queries {
+        let plan = explain(ours, sql).await;
+        if !sql.contains("WHERE") {
+            assert!(plan.contains("lists=levels"), "{sql}\n{plan}");
+        }
+        assert!(!explain(&plain, sql).await.contains("lists=levels"));
+        let (got, want) = (collect(ours, sql).await, collect(&plain, sql).await);
+        if sql.contains("LIMIT") || !sql.contains("ORDER BY") && !sql.contains("sum(") {
+            // Unordered: the same rows, compared as a multiset of their text.
+            assert_eq!(got.num_rows(), want.num_rows(), "{sql}");
+            assert_eq!(got.schema(), want.schema(), "{sql}");
+            let text = |b: &RecordBatch| {
+                let mut rows: Vec<String> = (0..b.num_rows())
+                    .map(|i| format!("{:?}", b.slice(i, 1).columns()))
+                    .collect();
+                rows.sort();
+                rows
+            };
+            if !sql.contains("LIMIT") {
+                assert_eq!(text(&got), text(&want), "{sql}");
+            }
+        } else {
+            assert_eq!(got, want, "{sql}");
+        }
+    }
+
+    // The data is what was written, read back through the level scan.
+    let back = collect(
+        ours,
+        &format!("SELECT id, a, b, c, d FROM '{f}' ORDER BY id"),
+    )
+    .await;
+    for (i, name) in ["id", "a", "b", "c", "d"].iter().enumerate() {
+        let written = data.column_by_name(name).unwrap();
+        assert_eq!(back.column(i).to_data(), written.to_data(), "column {name}");
+    }
+    assert!(back.column(1).null_count() > 0 && back.column(3).null_count() > 0);
+}
