@@ -6,7 +6,7 @@
 //! Per row: a NULL list gives NULL; NULL elements are skipped; fewer elements than the
 //! function needs (1, or 2 for the sample standard deviation) gives NULL; any NaN element
 //! gives NaN. Means and deviations are two-pass (mean first, then squared deviations from
-//! it), as numpy's `mean` and `std`.
+//! it), summed as numpy sums, so the results are numpy's `mean` and `std` to the last bit.
 
 use std::sync::{Arc, LazyLock};
 
@@ -183,71 +183,93 @@ impl ListUdf {
         let rows = offsets.len().saturating_sub(1);
         let mut out = vec![0.0; rows];
         let mut valid = vec![false; rows];
-        let min = if self.stat == ListStat::Stddev { 2 } else { 1 };
         let element_nulls = element_nulls.filter(|n| n.null_count() > 0);
-        if element_nulls.is_none() {
-            self.dense_rows(nulls, offsets, get, &mut out, &mut valid);
-            return Arc::new(Float64Array::new(out.into(), Some(NullBuffer::from(valid))));
-        }
-        let present = |i: usize| element_nulls.is_none_or(|n| n.is_valid(i));
-        for row in 0..rows {
-            if nulls.is_some_and(|n| n.is_null(row)) {
+        let mut kept = Vec::new();
+        for (row, w) in offsets.windows(2).enumerate() {
+            if nulls.is_some_and(|b| b.is_null(row)) {
                 continue;
             }
-            let (start, end) = (offsets[row].as_usize(), offsets[row + 1].as_usize());
-            // Pass 1: count and sum (NULL elements skipped).
-            let (mut n, mut sum) = (0usize, 0.0);
-            for i in (start..end).filter(|&i| present(i)) {
-                n += 1;
-                sum += get(i);
+            let (start, end) = (w[0].as_usize(), w[1].as_usize());
+            let stat = match element_nulls {
+                // Lists without NULL elements (the common case): straight from the values.
+                None => self.stat_of(end - start, &|i| get(start + i)),
+                Some(element_nulls) => {
+                    kept.clear();
+                    kept.extend(
+                        (start..end)
+                            .filter(|&i| element_nulls.is_valid(i))
+                            .map(&get),
+                    );
+                    self.stat_of(kept.len(), &|i| kept[i])
+                }
+            };
+            if let Some(stat) = stat {
+                (out[row], valid[row]) = (stat, true);
             }
-            if n < min {
-                continue;
-            }
-            let mean = sum / n as f64;
-            valid[row] = true;
-            if self.stat == ListStat::Mean {
-                out[row] = mean;
-                continue;
-            }
-            // Pass 2: squared deviations from the mean.
-            let m2: f64 = (start..end)
-                .filter(|&i| present(i))
-                .map(|i| (get(i) - mean).powi(2))
-                .sum();
-            let ddof = if self.stat == ListStat::Stddev { 1 } else { 0 };
-            out[row] = (m2 / (n - ddof) as f64).sqrt();
         }
         Arc::new(Float64Array::new(out.into(), Some(NullBuffer::from(valid))))
     }
 
-    /// [`Self::rows`] for lists without NULL elements (the common case): the same two
-    /// passes over each list's contiguous values, without a NULL test per element.
-    fn dense_rows<O: OffsetSizeTrait>(
-        &self,
-        nulls: Option<&NullBuffer>,
-        offsets: &[O],
-        get: impl Fn(usize) -> f64,
-        out: &mut [f64],
-        valid: &mut [bool],
-    ) {
-        let min = if self.stat == ListStat::Stddev { 2 } else { 1 };
-        let ddof = if self.stat == ListStat::Stddev { 1 } else { 0 };
-        for (row, w) in offsets.windows(2).enumerate() {
-            let (start, end) = (w[0].as_usize(), w[1].as_usize());
-            let n = end - start;
-            if n < min || nulls.is_some_and(|b| b.is_null(row)) {
-                continue;
-            }
-            let sum: f64 = (start..end).map(&get).sum();
-            let mean = sum / n as f64;
-            valid[row] = true;
-            out[row] = if self.stat == ListStat::Mean {
-                mean
-            } else {
-                let m2: f64 = (start..end).map(|i| (get(i) - mean).powi(2)).sum();
-                (m2 / (n - ddof) as f64).sqrt()
-            };
+    /// The statistic of the `n` values `x(0..n)`, or `None` when there are too few: the
+    /// mean, then the squared deviations from it, each summed as numpy sums.
+    fn stat_of(&self, n: usize, x: &impl Fn(usize) -> f64) -> Option<f64> {
+        let (min, ddof) = match self.stat {
+            ListStat::Mean | ListStat::StddevPop => (1, 0),
+            ListStat::Stddev => (2, 1),
+        };
+        if n < min {
+            return None;
         }
+        let mean = pairwise_sum(0, n, x) / n as f64;
+        if self.stat == ListStat::Mean {
+            return Some(mean);
+        }
+        let squares = |i| {
+            let d = x(i) - mean;
+            d * d
+        };
+        Some((pairwise_sum(0, n, &squares) / (n - ddof) as f64).sqrt())
     }
+}
+
+/// The sum of `x(start..start + n)` by numpy's pairwise summation (`pairwise_sum` of its
+/// add loops): one after another below 8 values, in 8 interleaved partial sums up to 128,
+/// halved above. So `list_mean` and `list_stddev*` are numpy's `mean` and `std` to the last
+/// bit, and a long list keeps 8 sums in flight instead of one chain of additions.
+#[inline(always)]
+fn pairwise_sum(start: usize, n: usize, x: &impl Fn(usize) -> f64) -> f64 {
+    if n < 8 {
+        // numpy starts from -0.0, so a list of -0.0 sums to -0.0.
+        let mut sum = -0.0;
+        for i in start..start + n {
+            sum += x(i);
+        }
+        sum
+    } else if n <= 128 {
+        let mut r = [0.0; 8];
+        for (j, r) in r.iter_mut().enumerate() {
+            *r = x(start + j);
+        }
+        let whole = n - n % 8;
+        for block in (8..whole).step_by(8) {
+            for (j, r) in r.iter_mut().enumerate() {
+                *r += x(start + block + j);
+            }
+        }
+        let mut sum = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        for i in start + whole..start + n {
+            sum += x(i);
+        }
+        sum
+    } else {
+        pairwise_halves(start, n, x)
+    }
+}
+
+/// [`pairwise_sum`] of more than 128 values: the two halves (the first a multiple of 8).
+#[inline(never)]
+fn pairwise_halves(start: usize, n: usize, x: &impl Fn(usize) -> f64) -> f64 {
+    let half = n / 2;
+    let half = half - half % 8;
+    pairwise_sum(start, half, x) + pairwise_sum(start + half, n - half, x)
 }

@@ -5,6 +5,8 @@ Writes lists.json next to this script: the input lists (null for a NULL list, No
 elements for NULL elements, "NaN" for NaN) and, per list, numpy's mean, std(ddof=1) and
 std(ddof=0) of the non-NULL elements, with runlake's rules: a NULL list or too few
 elements (1 for mean and std_pop, 2 for std) gives null.
+Floats are written as text (Python's shortest round-trip repr) so the test reads them
+back exactly and can compare numpy's results bit for bit; whole numbers stay numbers.
 
 Run: python3 lists.py   (numpy 2.x). CI does not run it; its output is committed.
 """
@@ -42,13 +44,13 @@ def stat(values, fn, min_n):
     if len(kept) < min_n:
         return None
     r = float(fn(np.array(kept, dtype=np.float64)))
-    return "NaN" if np.isnan(r) else r
+    return "NaN" if np.isnan(r) else repr(r)
 
 
 def encode(values):
     if values is None:
         return None
-    return [("NaN" if isinstance(v, float) and np.isnan(v) else v) for v in values]
+    return [(("NaN" if np.isnan(v) else repr(v)) if isinstance(v, float) else v) for v in values]
 
 
 def main():
