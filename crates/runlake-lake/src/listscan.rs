@@ -18,6 +18,7 @@
 
 use std::collections::HashMap;
 use std::fmt::{self, Debug, Formatter};
+use std::ops::Range;
 use std::sync::Arc;
 
 use bytes::{Buf, Bytes};
@@ -31,6 +32,7 @@ use datafusion::arrow::datatypes::{
     DataType, Field, FieldRef, Float32Type, Float64Type, Int32Type, Int64Type, Schema, SchemaRef,
 };
 use datafusion::common::config::ConfigOptions;
+use datafusion::common::runtime::SpawnedTask;
 use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode, TreeNodeRecursion};
 use datafusion::common::{DataFusionError, Result};
 use datafusion::datasource::physical_plan::parquet::{
@@ -444,11 +446,12 @@ async fn open(
         .collect();
     let state = FileState {
         scan,
-        reader,
+        reader: Some(reader),
         metadata,
         plan: Arc::new(plan),
         row_groups: row_groups.into_iter(),
         current: None,
+        prefetch: None,
     };
     Ok(Some(
         stream::try_unfold(state, |mut state| async move {
@@ -636,31 +639,70 @@ fn list_leaf(
     }))
 }
 
+type Reader = Box<dyn AsyncFileReader + Send>;
+
+/// The fetch of a row group's column chunks, running while the one before is decoded;
+/// aborted when the stream is dropped. It hands the reader back with the bytes.
+type Fetch = SpawnedTask<(Reader, Result<Vec<Bytes>, ParquetError>)>;
+
 /// The state of one file's stream: the row groups left and the one being read.
 struct FileState {
     scan: Arc<ScanSpec>,
-    reader: Box<dyn AsyncFileReader>,
+    /// `None` while a fetch has it.
+    reader: Option<Reader>,
     metadata: Arc<ParquetMetaData>,
     plan: Arc<FilePlan>,
     row_groups: std::vec::IntoIter<usize>,
     current: Option<RowGroupReader>,
+    prefetch: Option<(usize, Fetch)>,
 }
 
 impl FileState {
-    /// Fetches the row group's column chunks of the plan's columns (one request for all)
-    /// and sets up their readers.
-    async fn open_row_group(&mut self, rg: usize) -> Result<RowGroupReader> {
+    /// The byte ranges of row group `rg`'s column chunks that the plan reads.
+    fn ranges(&self, rg: usize) -> Vec<Range<u64>> {
         let group = self.metadata.row_group(rg);
-        let ranges: Vec<_> = self
-            .plan
+        self.plan
             .leaves
             .iter()
             .map(|&leaf| {
                 let (start, len) = group.column(leaf).byte_range();
                 start..start + len
             })
-            .collect();
-        let parts = self.reader.get_byte_ranges(ranges.clone()).await?;
+            .collect()
+    }
+
+    /// Fetches the row group's column chunks of the plan's columns (one request for all,
+    /// usually already under way), starts the fetch of the next row group and sets up
+    /// this one's readers.
+    async fn open_row_group(&mut self, rg: usize) -> Result<RowGroupReader> {
+        let group = self.metadata.row_group(rg);
+        let ranges = self.ranges(rg);
+        let parts = match self.prefetch.take() {
+            Some((fetched, task)) if fetched == rg => {
+                let (reader, parts) = task
+                    .join()
+                    .await
+                    .map_err(|e| DataFusionError::External(Box::new(e)))?;
+                self.reader = Some(reader);
+                parts?
+            }
+            _ => {
+                let reader = self.reader.as_mut().ok_or_else(|| {
+                    DataFusionError::Internal("list scan: the file reader is gone".into())
+                })?;
+                reader.get_byte_ranges(ranges.clone()).await?
+            }
+        };
+        if let (Some(&next), Some(mut reader)) =
+            (self.row_groups.as_slice().first(), self.reader.take())
+        {
+            let next_ranges = self.ranges(next);
+            let task = SpawnedTask::spawn(async move {
+                let parts = reader.get_byte_ranges(next_ranges).await;
+                (reader, parts)
+            });
+            self.prefetch = Some((next, task));
+        }
         let chunks = Chunks(Arc::new(
             ranges.iter().map(|r| r.start).zip(parts).collect(),
         ));

@@ -36,6 +36,11 @@ def cases():
     for n in (2, 3, 16, 100, 1000):
         out.append([float(v) for v in rng.lognormal(5.0, 1.2, n)])
         out.append([int(v) for v in rng.integers(1, 2048, n)])
+    # Every length around numpy's 8-value blocks, with values whose sum depends on the
+    # order of the additions.
+    for n in range(1, 26):
+        for _ in range(4):
+            out.append([float(v) for v in rng.normal(0.0, 1.0, n) * 10.0 ** rng.integers(0, 17, n)])
     return out
 
 
