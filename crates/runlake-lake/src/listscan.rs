@@ -724,7 +724,7 @@ impl FileState {
             .map(|list| {
                 let meta = group.column(list.leaf);
                 let pages = SerializedPageReader::new(Arc::new(chunks.clone()), meta, rows, None)?;
-                LevelList::open(list, meta.column_descr_ptr(), Box::new(pages))
+                list_decoder(list, meta.column_descr_ptr(), Box::new(pages))
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(RowGroupReader {
@@ -809,54 +809,58 @@ struct LevelList<P: ParquetDataType, A, O> {
     _types: std::marker::PhantomData<fn() -> (A, O)>,
 }
 
-impl LevelList<PInt64, Int64Type, i32> {
-    /// The reader of `shape`'s column chunk for its element and offset types.
-    fn open(
+type ColumnDescr = datafusion::parquet::schema::types::ColumnDescPtr;
+
+/// The level reader of `shape`'s column chunk for its element and offset types.
+fn list_decoder(
+    shape: &ListLeaf,
+    descr: ColumnDescr,
+    pages: Box<SerializedPageReader<Chunks>>,
+) -> Result<Box<dyn ListDecoder>> {
+    fn boxed<P, A, O>(
         shape: &ListLeaf,
-        descr: datafusion::parquet::schema::types::ColumnDescPtr,
+        descr: ColumnDescr,
         pages: Box<SerializedPageReader<Chunks>>,
-    ) -> Result<Box<dyn ListDecoder>> {
-        fn boxed<P, A, O>(
-            shape: &ListLeaf,
-            descr: datafusion::parquet::schema::types::ColumnDescPtr,
-            pages: Box<SerializedPageReader<Chunks>>,
-        ) -> Box<dyn ListDecoder>
-        where
-            P: ParquetDataType,
-            P::T: ArrowNativeType,
-            A: ArrowPrimitiveType<Native = P::T>,
-            O: OffsetSizeTrait,
-        {
-            Box::new(LevelList::<P, A, O> {
-                shape: shape.clone(),
-                reader: ColumnReaderImpl::<P>::new(descr, pages),
-                def: Vec::new(),
-                rep: Vec::new(),
-                _types: std::marker::PhantomData,
-            })
-        }
-        let large = matches!(shape.field.data_type(), DataType::LargeList(_));
-        let element = list_element(&shape.field)
-            .map(|e| e.data_type().clone())
-            .unwrap_or(DataType::Null);
-        Ok(match (element, large) {
-            (DataType::Int32, false) => boxed::<PInt32, Int32Type, i32>(shape, descr, pages),
-            (DataType::Int32, true) => boxed::<PInt32, Int32Type, i64>(shape, descr, pages),
-            (DataType::Int64, false) => boxed::<PInt64, Int64Type, i32>(shape, descr, pages),
-            (DataType::Int64, true) => boxed::<PInt64, Int64Type, i64>(shape, descr, pages),
-            (DataType::Float32, false) => boxed::<FloatType, Float32Type, i32>(shape, descr, pages),
-            (DataType::Float32, true) => boxed::<FloatType, Float32Type, i64>(shape, descr, pages),
-            (DataType::Float64, false) => {
-                boxed::<DoubleType, Float64Type, i32>(shape, descr, pages)
-            }
-            (DataType::Float64, true) => boxed::<DoubleType, Float64Type, i64>(shape, descr, pages),
-            (other, _) => {
-                return Err(DataFusionError::Internal(format!(
-                    "list scan: no level reader for {other}"
-                )));
-            }
+    ) -> Box<dyn ListDecoder>
+    where
+        P: ParquetDataType,
+        P::T: ArrowNativeType,
+        A: ArrowPrimitiveType<Native = P::T>,
+        O: OffsetSizeTrait,
+    {
+        Box::new(LevelList::<P, A, O> {
+            shape: shape.clone(),
+            reader: ColumnReaderImpl::<P>::new(descr, pages),
+            def: Vec::new(),
+            rep: Vec::new(),
+            _types: std::marker::PhantomData,
         })
     }
+    let large = matches!(shape.field.data_type(), DataType::LargeList(_));
+    let element = list_element(&shape.field).map(|e| e.data_type());
+    Ok(match (element, large) {
+        (Some(DataType::Int32), false) => boxed::<PInt32, Int32Type, i32>(shape, descr, pages),
+        (Some(DataType::Int32), true) => boxed::<PInt32, Int32Type, i64>(shape, descr, pages),
+        (Some(DataType::Int64), false) => boxed::<PInt64, Int64Type, i32>(shape, descr, pages),
+        (Some(DataType::Int64), true) => boxed::<PInt64, Int64Type, i64>(shape, descr, pages),
+        (Some(DataType::Float32), false) => {
+            boxed::<FloatType, Float32Type, i32>(shape, descr, pages)
+        }
+        (Some(DataType::Float32), true) => {
+            boxed::<FloatType, Float32Type, i64>(shape, descr, pages)
+        }
+        (Some(DataType::Float64), false) => {
+            boxed::<DoubleType, Float64Type, i32>(shape, descr, pages)
+        }
+        (Some(DataType::Float64), true) => {
+            boxed::<DoubleType, Float64Type, i64>(shape, descr, pages)
+        }
+        (other, _) => {
+            return Err(DataFusionError::Internal(format!(
+                "list scan: no level reader for {other:?}"
+            )));
+        }
+    })
 }
 
 impl<P, A, O> ListDecoder for LevelList<P, A, O>
