@@ -11,8 +11,9 @@
 //! is. The other columns of the scan are read by arrow-rs as usual, batch for batch.
 //!
 //! [`ListScan`] is a physical optimizer rule: it wraps the `ParquetSource` of a scan that
-//! reads such a column and has no pushed-down predicate, no partition columns and plain
-//! column projections. Per file, when the file's layout is not one this scan reads (a
+//! reads such a column and has no pushed-down predicate, no virtual columns and plain
+//! column projections (partition columns, such as the file id of a Delta scan, are the
+//! file's values repeated). Per file, when the file's layout is not one this scan reads (a
 //! 2-level list, a type the table casts, an access plan), the file goes to DataFusion's
 //! own Parquet reader instead.
 
@@ -27,6 +28,7 @@ use datafusion::arrow::array::{
     PrimitiveArray, RecordBatch, RecordBatchOptions,
 };
 use datafusion::arrow::buffer::{NullBuffer, OffsetBuffer, ScalarBuffer};
+use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::ArrowNativeType;
 use datafusion::arrow::datatypes::{
     DataType, Field, FieldRef, Float32Type, Float64Type, Int32Type, Int64Type, Schema, SchemaRef,
@@ -34,7 +36,7 @@ use datafusion::arrow::datatypes::{
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::runtime::SpawnedTask;
 use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode, TreeNodeRecursion};
-use datafusion::common::{DataFusionError, Result};
+use datafusion::common::{DataFusionError, Result, ScalarValue};
 use datafusion::datasource::physical_plan::parquet::{
     DefaultParquetFileReaderFactory, ParquetFileReaderFactory,
 };
@@ -114,13 +116,10 @@ impl PhysicalOptimizerRule for ListScan {
 }
 
 /// Whether a Parquet scan reads at least one flat list of numbers and nothing this scan
-/// cannot do: no predicate, no partition or virtual columns, plain column projections.
+/// cannot do: no predicate, no virtual columns, plain column projections.
 fn scan_qualifies(config: &FileScanConfig, parquet: &ParquetSource) -> Result<bool> {
     let table = parquet.table_schema();
-    if FileSource::filter(parquet).is_some()
-        || !table.table_partition_cols().is_empty()
-        || !table.virtual_columns().is_empty()
-    {
+    if FileSource::filter(parquet).is_some() || !table.virtual_columns().is_empty() {
         return Ok(false);
     }
     if let Some(projection) = parquet.projection()
@@ -191,6 +190,14 @@ impl FileSource for ListParquetSource {
                 .collect::<Result<Vec<_>>>()?,
             None => table.fields().iter().map(|f| f.name().clone()).collect(),
         };
+        let partitions = self
+            .inner
+            .table_schema()
+            .table_partition_cols()
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.name().clone(), i))
+            .collect();
         let factory = self
             .factory
             .clone()
@@ -200,6 +207,7 @@ impl FileSource for ListParquetSource {
             scan: Arc::new(ScanSpec {
                 output,
                 columns,
+                partitions,
                 batch_size: self.batch_size.unwrap_or(8192),
                 partition,
                 factory,
@@ -303,6 +311,8 @@ impl FileSource for ListParquetSource {
 struct ScanSpec {
     output: SchemaRef,
     columns: Vec<String>,
+    /// The partition columns by name, with their index in a file's partition values.
+    partitions: HashMap<String, usize>,
     batch_size: usize,
     partition: usize,
     factory: Arc<dyn ParquetFileReaderFactory>,
@@ -391,6 +401,9 @@ enum Source {
     Arrow(String),
     /// By [`LevelList`], the list reader of this index.
     List(usize),
+    /// The file's value of the partition column of this index (Delta's file id, a
+    /// listing table's `key=value` directories), repeated.
+    Partition(usize),
 }
 
 /// A flat list column of the file: its leaf, the levels of its shape and the list field
@@ -414,6 +427,8 @@ struct FilePlan {
     lists: Vec<ListLeaf>,
     arrow: Option<(ArrowReaderMetadata, ProjectionMask)>,
     leaves: Vec<usize>,
+    /// The file's partition values.
+    partition_values: Vec<ScalarValue>,
 }
 
 /// Opens `file`: `None` when its layout is not one this scan reads (the caller falls
@@ -422,7 +437,7 @@ async fn open(
     scan: Arc<ScanSpec>,
     file: PartitionedFile,
 ) -> Result<Option<BoxStream<'static, Result<RecordBatch>>>> {
-    if !file.extensions.is_empty() || !file.partition_values.is_empty() {
+    if !file.extensions.is_empty() {
         return Ok(None);
     }
     let mut reader = scan.factory.create_reader(
@@ -432,9 +447,17 @@ async fn open(
         &scan.metrics,
     )?;
     let metadata = reader.get_metadata(None).await?;
-    let Some(plan) = plan_file(&scan, &metadata)? else {
+    let Some(mut plan) = plan_file(&scan, &metadata)? else {
         return Ok(None);
     };
+    if plan
+        .sources
+        .iter()
+        .any(|source| matches!(source, Source::Partition(p) if *p >= file.partition_values.len()))
+    {
+        return Ok(None);
+    }
+    plan.partition_values = file.partition_values.clone();
     let row_groups: Vec<usize> = (0..metadata.num_row_groups())
         .filter(|&rg| {
             let col = metadata.row_group(rg).column(0);
@@ -482,6 +505,10 @@ fn plan_file(scan: &ScanSpec, metadata: &Arc<ParquetMetaData>) -> Result<Option<
     let mut list_index: HashMap<usize, usize> = HashMap::new();
     let mut arrow_roots: HashMap<usize, DataType> = HashMap::new();
     for (name, out) in scan.columns.iter().zip(scan.output.fields()) {
+        if let Some(&partition) = scan.partitions.get(name) {
+            sources.push(Source::Partition(partition));
+            continue;
+        }
         let Ok(root) = file_schema.index_of(name) else {
             return Ok(None);
         };
@@ -559,6 +586,7 @@ fn plan_file(scan: &ScanSpec, metadata: &Arc<ParquetMetaData>) -> Result<Option<
         lists,
         arrow,
         leaves,
+        partition_values: Vec::new(),
     }))
 }
 
@@ -774,8 +802,17 @@ impl RowGroupReader {
             .plan
             .sources
             .iter()
-            .map(|source| match source {
+            .zip(self.scan.output.fields())
+            .map(|(source, field)| match source {
                 Source::List(i) => Ok(Arc::clone(&lists[*i])),
+                Source::Partition(p) => {
+                    let column = self.plan.partition_values[*p].to_array_of_size(rows)?;
+                    if column.data_type() == field.data_type() {
+                        Ok(column)
+                    } else {
+                        Ok(cast(&column, field.data_type())?)
+                    }
+                }
                 Source::Arrow(name) => plain
                     .as_ref()
                     .and_then(|b| b.column_by_name(name))

@@ -8,7 +8,7 @@ use datafusion::arrow::array::{
     Array, ArrayRef, Float32Builder, Float64Builder, Int32Builder, Int64Array, Int64Builder,
     LargeListBuilder, ListBuilder, RecordBatch, StringArray, StringBuilder,
 };
-use datafusion::arrow::compute::concat_batches;
+use datafusion::arrow::compute::{cast, concat_batches};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::file::properties::WriterProperties;
@@ -211,4 +211,60 @@ async fn flat_lists_read_by_levels_match_datafusions_own_reader() {
         assert_eq!(back.column(i).to_data(), written.to_data(), "column {name}");
     }
     assert!(back.column(1).null_count() > 0 && back.column(3).null_count() > 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lake_tables_read_lists_by_levels_with_their_file_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake_dir = dir.path().join("lake");
+    let lake = runlake_lake::Lake::open(lake_dir.to_str().unwrap(), Default::default()).unwrap();
+    // Two commits, so two files: the Delta scan's file id column differs per file.
+    // Without the large list: the lake stores it as a list.
+    let all = steps(3000);
+    let keep: Vec<usize> = ["id", "name", "a", "b", "d", "e"]
+        .iter()
+        .map(|n| all.schema().index_of(n).unwrap())
+        .collect();
+    let data = all.project(&keep).unwrap();
+    for (i, part) in [data.slice(0, 1700), data.slice(1700, 1300)]
+        .into_iter()
+        .enumerate()
+    {
+        let key = runlake_lake::CommitKey::new(format!("test:{i}"));
+        lake.append("steps", vec![part], &key, &[], false)
+            .await
+            .unwrap();
+    }
+    let session = Session::open(lake.clone()).await.unwrap();
+    let ours = session.ctx();
+    let plain = SessionContext::new_with_config(
+        datafusion::prelude::SessionConfig::new()
+            .with_default_catalog_and_schema("runlake", "public"),
+    );
+    lake.register(&plain).await.unwrap();
+    runlake_functions::register_all(&plain).unwrap();
+
+    for sql in [
+        "SELECT id, name, a, b, d, e FROM steps ORDER BY id",
+        "SELECT sum(list_mean(a)), sum(list_stddev_pop(b)), count(d) FROM steps",
+    ] {
+        let plan = explain(ours, sql).await;
+        assert!(plan.contains("lists=levels"), "{sql}\n{plan}");
+        assert_eq!(
+            collect(ours, sql).await,
+            collect(&plain, sql).await,
+            "{sql}"
+        );
+    }
+    // The lake names list elements `element`; the values are what was written.
+    let back = collect(ours, "SELECT a FROM steps ORDER BY id").await;
+    let written = cast(
+        data.column_by_name("a").unwrap(),
+        back.column(0).data_type(),
+    )
+    .unwrap();
+    assert!(
+        back.column(0).to_data() == written.to_data(),
+        "column a differs"
+    );
 }
