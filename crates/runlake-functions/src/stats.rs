@@ -514,8 +514,20 @@ fn sum_pairwise(values: &[f64]) -> f64 {
 /// Average ("mid") ranks, 1-based, ties sharing the mean of their positions, as
 /// `scipy.stats.rankdata(method="average")`.
 pub fn average_ranks(values: &[f64]) -> Vec<f64> {
-    let sorted = sorted_keys(values);
     let mut ranks = vec![0.0; values.len()];
+    for_each_tie(&sorted_keys(values), |group, doubled| {
+        let rank = doubled as f64 / 2.0;
+        for &(_, i) in group {
+            ranks[i as usize] = rank;
+        }
+    });
+    ranks
+}
+
+/// Calls `f` with each run of equal values of `sorted` (ascending keys; -0.0 ties 0.0)
+/// and twice its average rank: positions `start..end` (0-based) share the rank
+/// mean(start + 1 ..= end), so twice it is the integer `start + end + 1`.
+fn for_each_tie(sorted: &[(u64, u32)], mut f: impl FnMut(&[(u64, u32)], u64)) {
     let mut start = 0;
     while start < sorted.len() {
         let v = from_key(sorted[start].0);
@@ -523,14 +535,9 @@ pub fn average_ranks(values: &[f64]) -> Vec<f64> {
         while end < sorted.len() && from_key(sorted[end].0) == v {
             end += 1;
         }
-        // positions start..end (0-based) share rank mean(start+1 ..= end)
-        let rank = (start + end + 1) as f64 / 2.0;
-        for &(_, i) in &sorted[start..end] {
-            ranks[i as usize] = rank;
-        }
+        f(&sorted[start..end], (start + end + 1) as u64);
         start = end;
     }
-    ranks
 }
 
 /// The bit pattern of `v` as an unsigned key in `f64::total_cmp` order.
@@ -597,18 +604,53 @@ fn sorted_keys(values: &[f64]) -> Vec<(u64, u32)> {
 }
 
 /// Spearman's rho: Pearson r of the average ranks; `None` when a column is constant.
+///
+/// In integers: twice an average rank is an integer `a` and the doubled ranks' mean is
+/// `n + 1`, so the co-moments are `sum(a b) - n (n + 1)^2` and `sum(a^2) - n (n + 1)^2`,
+/// summed exactly. `x`'s doubled ranks are written in row order; `y`'s are never
+/// materialised: each run of tied `y` values multiplies its rank by the sum of its rows'
+/// `x` ranks.
 pub fn spearman(x: &[f64], y: &[f64]) -> Option<f64> {
-    let (rx, ry) = if x.len() >= PARALLEL_RANKS {
-        // Large groups: rank the two columns on two threads.
+    let n = x.len();
+    if n >= (u32::MAX / 2) as usize {
+        // Doubled ranks would not fit in u32.
+        return pearson_two_pass(&average_ranks(x), &average_ranks(y));
+    }
+    let rank_x = || {
+        let mut doubled = vec![0u32; n];
+        let mut squares = 0u128;
+        for_each_tie(&sorted_keys(x), |group, a| {
+            for &(_, i) in group {
+                doubled[i as usize] = a as u32;
+            }
+            squares += group.len() as u128 * u128::from(a * a);
+        });
+        (doubled, squares)
+    };
+    let ((ax, sum_aa), sorted_y) = if n >= PARALLEL_RANKS {
+        // Large groups: sort the two columns on two threads.
         std::thread::scope(|s| {
-            let rx = s.spawn(|| average_ranks(x));
-            let ry = average_ranks(y);
-            (rx.join().expect("ranking does not panic"), ry)
+            let ranked = s.spawn(rank_x);
+            let sorted_y = sorted_keys(y);
+            (ranked.join().expect("ranking does not panic"), sorted_y)
         })
     } else {
-        (average_ranks(x), average_ranks(y))
+        (rank_x(), sorted_keys(y))
     };
-    pearson_two_pass(&rx, &ry)
+    let (mut sum_ab, mut sum_bb) = (0u128, 0u128);
+    for_each_tie(&sorted_y, |group, b| {
+        let sum_a: u64 = group.iter().map(|&(_, i)| u64::from(ax[i as usize])).sum();
+        sum_ab += u128::from(sum_a) * u128::from(b);
+        sum_bb += group.len() as u128 * u128::from(b * b);
+    });
+    let n = n as u128;
+    let centre = n * (n + 1) * (n + 1);
+    let (sxx, syy) = (sum_aa - centre, sum_bb - centre);
+    if sxx == 0 || syy == 0 {
+        return None;
+    }
+    let sxy = sum_ab as i128 - centre as i128;
+    Some(correlation(sxy as f64, sxx as f64, syy as f64))
 }
 
 /// Groups at least this large rank their two columns in parallel.

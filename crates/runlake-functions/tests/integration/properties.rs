@@ -151,3 +151,30 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(6))]
+
+    // spearman sums doubled ranks in integers and ranks on two threads from 65,536 pairs;
+    // it must agree with the definition, Pearson r of the average ranks.
+    #[test]
+    fn spearman_is_the_pearson_r_of_the_average_ranks(
+        n in prop::sample::select(vec![3usize, 1000, 5000, 70_000, 140_000]),
+        spread in prop::sample::select(vec![4i64, 300, 1 << 40]),
+        seed in any::<u64>(),
+    ) {
+        // A small LCG is enough to scatter values; `spread` sets how many ties there are.
+        let mut state = seed | 1;
+        let mut next = || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((state >> 20) as i64 % spread) as f64 - (spread / 3) as f64
+        };
+        let x: Vec<f64> = (0..n).map(|_| next()).collect();
+        let y: Vec<f64> = x.iter().map(|&v| if next() > 0.0 { v } else { next() }).collect();
+        let want = stats::pearson_two_pass(&average_ranks(&x), &average_ranks(&y));
+        match (stats::spearman(&x, &y), want) {
+            (Some(a), Some(b)) => prop_assert!(close(a, b), "n={}: {} vs {}", n, a, b),
+            (a, b) => prop_assert_eq!(a, b, "n={}", n),
+        }
+    }
+}
