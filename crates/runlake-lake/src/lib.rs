@@ -10,6 +10,7 @@
 
 mod error;
 mod ingest;
+mod levels;
 mod listscan;
 mod location;
 mod maintain;

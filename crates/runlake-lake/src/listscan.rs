@@ -4,11 +4,13 @@
 //! arrow-rs decodes a list column level by level, builds a validity bitmap for the
 //! elements and one for the lists, then turns the levels into offsets in a second pass:
 //! about half of the time a step report spends. For a top-level `LIST` of `INT32`,
-//! `INT64`, `FLOAT` or `DOUBLE` (3-level, one repetition level) this scan reads the
-//! levels and values with parquet's column reader and builds the offsets straight from
-//! the repetition levels; when every level holds a value (no NULL or empty list, no NULL
-//! element) there is no bitmap at all and the values buffer becomes the child array as it
-//! is. The other columns of the scan are read by arrow-rs as usual, batch for batch.
+//! `INT64`, `FLOAT` or `DOUBLE` (3-level, one repetition level) this scan decodes the
+//! column chunk's pages itself ([`crate::levels`]: levels in the RLE / bit-packed hybrid,
+//! values plain or dictionary-encoded; a chunk in any other encoding goes to parquet's
+//! column reader) and builds the offsets straight from the repetition levels; when every
+//! level holds a value (no NULL or empty list, no NULL element) there is no bitmap at all
+//! and the values buffer becomes the child array as it is. The other columns of the scan
+//! are read by arrow-rs as usual, batch for batch.
 //!
 //! [`ListScan`] is a physical optimizer rule: it wraps the `ParquetSource` of a scan that
 //! reads such a column and has no pushed-down predicate, no virtual columns and plain
@@ -71,6 +73,8 @@ use datafusion_datasource::PartitionedFile;
 use datafusion_datasource::morsel::{Morsel, MorselPlan, MorselPlanner, Morselizer};
 use futures::stream::{self, BoxStream, StreamExt};
 use object_store::ObjectStore;
+
+use crate::levels::{self, LevelStream, Plain};
 
 /// The physical optimizer rule that puts the level-based list reading on Parquet scans
 /// that read a flat list of numbers (see the module documentation).
@@ -752,7 +756,8 @@ impl FileState {
             .map(|list| {
                 let meta = group.column(list.leaf);
                 let pages = SerializedPageReader::new(Arc::new(chunks.clone()), meta, rows, None)?;
-                list_decoder(list, meta.column_descr_ptr(), Box::new(pages))
+                let own_pages = levels::readable(meta.encodings());
+                list_decoder(list, meta.column_descr_ptr(), Box::new(pages), own_pages)
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(RowGroupReader {
@@ -836,7 +841,8 @@ trait ListDecoder: Send {
     fn read(&mut self, rows: usize) -> Result<ArrayRef>;
 }
 
-/// The level reader of one list column with Parquet type `P`, built as Arrow lists of
+/// The level reader of one list column with Parquet type `P` (parquet's column reader, for
+/// chunks in encodings [`LevelStream`] does not read), built as Arrow lists of
 /// `A` with offsets `O`.
 struct LevelList<P: ParquetDataType, A, O> {
     shape: ListLeaf,
@@ -848,49 +854,68 @@ struct LevelList<P: ParquetDataType, A, O> {
 
 type ColumnDescr = datafusion::parquet::schema::types::ColumnDescPtr;
 
-/// The level reader of `shape`'s column chunk for its element and offset types.
+/// The level reader of `shape`'s column chunk for its element and offset types: our own
+/// page decoding when the chunk's encodings are all ones it reads (`own_pages`), else
+/// parquet's column reader.
 fn list_decoder(
     shape: &ListLeaf,
     descr: ColumnDescr,
     pages: Box<SerializedPageReader<Chunks>>,
+    own_pages: bool,
 ) -> Result<Box<dyn ListDecoder>> {
     fn boxed<P, A, O>(
         shape: &ListLeaf,
         descr: ColumnDescr,
         pages: Box<SerializedPageReader<Chunks>>,
-    ) -> Box<dyn ListDecoder>
+        own_pages: bool,
+    ) -> Result<Box<dyn ListDecoder>>
     where
         P: ParquetDataType,
-        P::T: ArrowNativeType,
+        P::T: ArrowNativeType + Plain,
         A: ArrowPrimitiveType<Native = P::T>,
         O: OffsetSizeTrait,
     {
-        Box::new(LevelList::<P, A, O> {
+        if own_pages {
+            return Ok(Box::new(PageList::<A, O> {
+                shape: shape.clone(),
+                stream: LevelStream::new(pages, shape.max_def)?,
+                _offsets: std::marker::PhantomData,
+            }));
+        }
+        Ok(Box::new(LevelList::<P, A, O> {
             shape: shape.clone(),
             reader: ColumnReaderImpl::<P>::new(descr, pages),
             def: Vec::new(),
             rep: Vec::new(),
             _types: std::marker::PhantomData,
-        })
+        }))
     }
     let large = matches!(shape.field.data_type(), DataType::LargeList(_));
     let element = list_element(&shape.field).map(|e| e.data_type());
     Ok(match (element, large) {
-        (Some(DataType::Int32), false) => boxed::<PInt32, Int32Type, i32>(shape, descr, pages),
-        (Some(DataType::Int32), true) => boxed::<PInt32, Int32Type, i64>(shape, descr, pages),
-        (Some(DataType::Int64), false) => boxed::<PInt64, Int64Type, i32>(shape, descr, pages),
-        (Some(DataType::Int64), true) => boxed::<PInt64, Int64Type, i64>(shape, descr, pages),
+        (Some(DataType::Int32), false) => {
+            boxed::<PInt32, Int32Type, i32>(shape, descr, pages, own_pages)?
+        }
+        (Some(DataType::Int32), true) => {
+            boxed::<PInt32, Int32Type, i64>(shape, descr, pages, own_pages)?
+        }
+        (Some(DataType::Int64), false) => {
+            boxed::<PInt64, Int64Type, i32>(shape, descr, pages, own_pages)?
+        }
+        (Some(DataType::Int64), true) => {
+            boxed::<PInt64, Int64Type, i64>(shape, descr, pages, own_pages)?
+        }
         (Some(DataType::Float32), false) => {
-            boxed::<FloatType, Float32Type, i32>(shape, descr, pages)
+            boxed::<FloatType, Float32Type, i32>(shape, descr, pages, own_pages)?
         }
         (Some(DataType::Float32), true) => {
-            boxed::<FloatType, Float32Type, i64>(shape, descr, pages)
+            boxed::<FloatType, Float32Type, i64>(shape, descr, pages, own_pages)?
         }
         (Some(DataType::Float64), false) => {
-            boxed::<DoubleType, Float64Type, i32>(shape, descr, pages)
+            boxed::<DoubleType, Float64Type, i32>(shape, descr, pages, own_pages)?
         }
         (Some(DataType::Float64), true) => {
-            boxed::<DoubleType, Float64Type, i64>(shape, descr, pages)
+            boxed::<DoubleType, Float64Type, i64>(shape, descr, pages, own_pages)?
         }
         (other, _) => {
             return Err(DataFusionError::Internal(format!(
@@ -917,38 +942,99 @@ where
             Some(&mut self.rep),
             &mut values,
         )?;
-        let name = self.shape.field.name();
-        if records != rows {
-            return Err(DataFusionError::External(Box::new(ParquetError::General(
-                format!("column {name}: {records} lists where the row group has {rows} rows"),
-            ))));
-        }
-        let too_long = || {
-            DataFusionError::Execution(format!(
-                "column {name}: {levels} elements in {rows} rows overflow the list's offsets"
-            ))
-        };
-        let (offsets, values, element_nulls, list_nulls) = if read == levels {
+        let def = (read != levels).then_some(self.def.as_slice());
+        build_list::<A, O, i16>(&self.shape, rows, records, &self.rep, def, values)
+    }
+}
+
+/// The list column of `shape` decoded page by page by [`LevelStream`], built as Arrow
+/// lists of `A` with offsets `O`.
+struct PageList<A: ArrowPrimitiveType, O>
+where
+    A::Native: Plain,
+{
+    shape: ListLeaf,
+    stream: LevelStream<A::Native>,
+    _offsets: std::marker::PhantomData<fn() -> O>,
+}
+
+impl<A, O> ListDecoder for PageList<A, O>
+where
+    A: ArrowPrimitiveType,
+    A::Native: Plain,
+    O: OffsetSizeTrait,
+{
+    fn read(&mut self, rows: usize) -> Result<ArrayRef> {
+        let levels = self.stream.read(rows).map_err(|e| {
+            DataFusionError::Execution(format!("column {}: {e}", self.shape.field.name()))
+        })?;
+        build_list::<A, O, u8>(
+            &self.shape,
+            rows,
+            levels.records,
+            &levels.rep,
+            levels.def.as_deref(),
+            levels.values,
+        )
+    }
+}
+
+/// The list array of `records` lists from their levels: repetition levels `rep`,
+/// definition levels `def` (`None` when every level holds a value) and the values.
+fn build_list<A, O, L>(
+    shape: &ListLeaf,
+    rows: usize,
+    records: usize,
+    rep: &[L],
+    def: Option<&[L]>,
+    values: Vec<A::Native>,
+) -> Result<ArrayRef>
+where
+    A: ArrowPrimitiveType,
+    O: OffsetSizeTrait,
+    L: Copy + Into<i16>,
+{
+    let name = shape.field.name();
+    let levels = rep.len();
+    if records != rows {
+        return Err(DataFusionError::External(Box::new(ParquetError::General(
+            format!("column {name}: {records} lists where the row group has {rows} rows"),
+        ))));
+    }
+    let too_long = || {
+        DataFusionError::Execution(format!(
+            "column {name}: {levels} elements in {rows} rows overflow the list's offsets"
+        ))
+    };
+    let (offsets, values, element_nulls, list_nulls) = match def {
+        None => {
             // Every level is a value: the offsets are where the repetition level is 0.
+            if values.len() != levels {
+                return Err(DataFusionError::Execution(format!(
+                    "column {name}: {} values for {levels} levels",
+                    values.len()
+                )));
+            }
             let mut offsets = vec![O::usize_as(0); records + 1];
             let mut k = 0;
-            for (i, &r) in self.rep.iter().enumerate() {
+            for (i, &r) in rep.iter().enumerate() {
                 offsets[k] = O::usize_as(i);
-                k += usize::from(r == 0);
+                k += usize::from(r.into() == 0);
             }
             if k != records || O::from_usize(levels).is_none() {
                 return Err(too_long());
             }
             offsets[records] = O::usize_as(levels);
             (offsets, values, None, None)
-        } else {
-            let shape = &self.shape;
+        }
+        Some(def) => {
             let mut offsets = Vec::with_capacity(records + 1);
-            let mut slots: Vec<P::T> = Vec::with_capacity(levels);
+            let mut slots: Vec<A::Native> = Vec::with_capacity(levels);
             let mut element_valid = BooleanBufferBuilder::new(levels);
             let mut list_valid = BooleanBufferBuilder::new(records);
             let mut next = values.iter();
-            for (&d, &r) in self.def.iter().zip(&self.rep) {
+            for (&d, &r) in def.iter().zip(rep) {
+                let (d, r) = (d.into(), r.into());
                 if r == 0 {
                     offsets.push(O::from_usize(slots.len()).ok_or_else(too_long)?);
                     list_valid.append(d >= shape.list_def);
@@ -968,24 +1054,24 @@ where
                 Some(NullBuffer::new(b.finish())).filter(|n| n.null_count() > 0)
             };
             (offsets, slots, nulls(element_valid), nulls(list_valid))
-        };
-        let element = match self.shape.field.data_type() {
-            DataType::List(e) | DataType::LargeList(e) => Arc::clone(e),
-            other => {
-                return Err(DataFusionError::Internal(format!(
-                    "list scan: {other} is not a list"
-                )));
-            }
-        };
-        let child = PrimitiveArray::<A>::new(ScalarBuffer::from(values), element_nulls);
-        let list = GenericListArray::<O>::try_new(
-            element,
-            OffsetBuffer::new(ScalarBuffer::from(offsets)),
-            Arc::new(child),
-            list_nulls,
-        )?;
-        Ok(Arc::new(list))
-    }
+        }
+    };
+    let element = match shape.field.data_type() {
+        DataType::List(e) | DataType::LargeList(e) => Arc::clone(e),
+        other => {
+            return Err(DataFusionError::Internal(format!(
+                "list scan: {other} is not a list"
+            )));
+        }
+    };
+    let child = PrimitiveArray::<A>::new(ScalarBuffer::from(values), element_nulls);
+    let list = GenericListArray::<O>::try_new(
+        element,
+        OffsetBuffer::new(ScalarBuffer::from(offsets)),
+        Arc::new(child),
+        list_nulls,
+    )?;
+    Ok(Arc::new(list))
 }
 
 /// The fetched column chunks of one row group, read by file offset.

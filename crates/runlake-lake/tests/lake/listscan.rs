@@ -1,17 +1,20 @@
 //! The level-based scan of flat list columns gives exactly what DataFusion's own Parquet
 //! reader gives: NULL lists, empty lists, NULL elements, every element type it reads,
-//! lists spanning pages, batches and row groups, file ranges and projections.
+//! lists spanning pages, batches and row groups, file ranges and projections, in the
+//! page layouts writers produce (dictionary or plain values, pages v1 or v2, compressed).
 
 use std::sync::Arc;
 
+use datafusion::arrow::array::AsArray;
 use datafusion::arrow::array::{
     Array, ArrayRef, Float32Builder, Float64Builder, Int32Builder, Int64Array, Int64Builder,
     LargeListBuilder, ListBuilder, RecordBatch, StringArray, StringBuilder,
 };
 use datafusion::arrow::compute::{cast, concat_batches};
-use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::datatypes::{DataType, Field, Float64Type, Schema};
 use datafusion::parquet::arrow::ArrowWriter;
-use datafusion::parquet::file::properties::WriterProperties;
+use datafusion::parquet::basic::Compression;
+use datafusion::parquet::file::properties::{WriterProperties, WriterVersion};
 use datafusion::prelude::SessionContext;
 use runlake_lake::sql::Session;
 
@@ -105,13 +108,47 @@ fn steps(rows: usize) -> RecordBatch {
     RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap()
 }
 
-/// Writes `batch` with small row groups and pages, so lists cross pages and batches.
-fn write(path: &std::path::Path, batch: &RecordBatch) {
-    let props = WriterProperties::builder()
-        .set_max_row_group_row_count(Some(1500))
-        .set_data_page_row_count_limit(100)
-        .set_write_batch_size(64)
-        .build();
+/// The writer settings the scan must read alike: dictionary or plain values (and a
+/// dictionary that overflows into plain pages mid-chunk), data pages v1 and v2,
+/// compressed or not.
+fn layouts() -> Vec<(&'static str, WriterProperties)> {
+    let base = || {
+        WriterProperties::builder()
+            .set_max_row_group_row_count(Some(1500))
+            .set_data_page_row_count_limit(100)
+            .set_write_batch_size(64)
+    };
+    vec![
+        ("dictionary, v1", base().build()),
+        (
+            "plain, v2, snappy",
+            base()
+                .set_dictionary_enabled(false)
+                .set_writer_version(WriterVersion::PARQUET_2_0)
+                .set_compression(Compression::SNAPPY)
+                .build(),
+        ),
+        (
+            "dictionary overflowing to plain, v2",
+            base()
+                .set_dictionary_page_size_limit(256)
+                .set_writer_version(WriterVersion::PARQUET_2_0)
+                .build(),
+        ),
+        (
+            "dictionary, v1, zstd, one page per chunk",
+            base()
+                .set_data_page_row_count_limit(usize::MAX)
+                .set_data_page_size_limit(1 << 30)
+                .set_compression(Compression::ZSTD(Default::default()))
+                .build(),
+        ),
+    ]
+}
+
+/// Writes `batch` with small row groups and (unless `props` says otherwise) small pages,
+/// so lists cross pages and batches.
+fn write(path: &std::path::Path, batch: &RecordBatch, props: WriterProperties) {
     let file = std::fs::File::create(path).unwrap();
     let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(props)).unwrap();
     writer.write(batch).unwrap();
@@ -138,9 +175,7 @@ async fn explain(ctx: &SessionContext, sql: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flat_lists_read_by_levels_match_datafusions_own_reader() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("steps.parquet");
     let data = steps(5000);
-    write(&path, &data);
     let lake = runlake_lake::Lake::open(
         dir.path().join("lake").to_str().unwrap(),
         Default::default(),
@@ -150,8 +185,6 @@ async fn flat_lists_read_by_levels_match_datafusions_own_reader() {
     let ours = session.ctx();
     let plain = SessionContext::new().enable_url_table();
     runlake_functions::register_all(&plain).unwrap();
-    let f = path.display();
-
     // Several partitions over the one file, so row groups are split by byte range.
     for ctx in [ours, &plain] {
         for set in [
@@ -163,54 +196,81 @@ async fn flat_lists_read_by_levels_match_datafusions_own_reader() {
         }
     }
 
-    let queries = [
-        format!("SELECT * FROM '{f}' ORDER BY id"),
-        format!("SELECT d, id, a, a AS again, name FROM '{f}' ORDER BY id"),
-        format!("SELECT c, b FROM '{f}'"),
-        format!("SELECT a, id FROM '{f}' LIMIT 7"),
-        format!(
-            "SELECT sum(list_mean(a)), sum(list_stddev_pop(b)), sum(array_length(c)), \
-             count(d), sum(cardinality(a)) FROM '{f}'"
-        ),
-        format!("SELECT id, a FROM '{f}' WHERE id % 3 = 0 ORDER BY id"),
-    ];
-    for sql in &queries {
-        let plan = explain(ours, sql).await;
-        if !sql.contains("WHERE") {
-            assert!(plan.contains("lists=levels"), "{sql}\n{plan}");
-        }
-        assert!(!explain(&plain, sql).await.contains("lists=levels"));
-        let (got, want) = (collect(ours, sql).await, collect(&plain, sql).await);
-        if sql.contains("LIMIT") || !sql.contains("ORDER BY") && !sql.contains("sum(") {
-            // Unordered: the same rows, compared as a multiset of their text.
-            assert_eq!(got.num_rows(), want.num_rows(), "{sql}");
-            assert_eq!(got.schema(), want.schema(), "{sql}");
-            let text = |b: &RecordBatch| {
-                let mut rows: Vec<String> = (0..b.num_rows())
-                    .map(|i| format!("{:?}", b.slice(i, 1).columns()))
-                    .collect();
-                rows.sort();
-                rows
-            };
-            if !sql.contains("LIMIT") {
-                assert_eq!(text(&got), text(&want), "{sql}");
+    for (i, (layout, props)) in layouts().into_iter().enumerate() {
+        let path = dir.path().join(format!("steps-{i}.parquet"));
+        write(&path, &data, props);
+        let f = path.display();
+        let queries = [
+            format!("SELECT * FROM '{f}' ORDER BY id"),
+            format!("SELECT d, id, a, a AS again, name FROM '{f}' ORDER BY id"),
+            format!("SELECT c, b FROM '{f}'"),
+            format!("SELECT a, id FROM '{f}' LIMIT 7"),
+            format!(
+                "SELECT sum(list_mean(a)), sum(list_stddev_pop(b)), sum(array_length(c)), \
+                 count(d), sum(cardinality(a)) FROM '{f}'"
+            ),
+            format!("SELECT id, a FROM '{f}' WHERE id % 3 = 0 ORDER BY id"),
+        ];
+        for sql in &queries {
+            let plan = explain(ours, sql).await;
+            if !sql.contains("WHERE") {
+                assert!(plan.contains("lists=levels"), "{layout}: {sql}\n{plan}");
             }
-        } else {
-            assert_eq!(got, want, "{sql}");
+            assert!(!explain(&plain, sql).await.contains("lists=levels"));
+            let (got, want) = (collect(ours, sql).await, collect(&plain, sql).await);
+            if sql.contains("LIMIT") || !sql.contains("ORDER BY") && !sql.contains("sum(") {
+                // Unordered: the same rows, compared as a multiset of their text.
+                assert_eq!(got.num_rows(), want.num_rows(), "{layout}: {sql}");
+                assert_eq!(got.schema(), want.schema(), "{layout}: {sql}");
+                let text = |b: &RecordBatch| {
+                    let mut rows: Vec<String> = (0..b.num_rows())
+                        .map(|i| format!("{:?}", b.slice(i, 1).columns()))
+                        .collect();
+                    rows.sort();
+                    rows
+                };
+                if !sql.contains("LIMIT") {
+                    assert_eq!(text(&got), text(&want), "{layout}: {sql}");
+                }
+            } else if sql.contains("sum(") {
+                // Float sums: the partitions' partial sums add up in the order they finish.
+                assert_eq!(got.schema(), want.schema(), "{layout}: {sql}");
+                for (g, w) in got.columns().iter().zip(want.columns()) {
+                    let (g, w) = (
+                        cast(g, &DataType::Float64).unwrap(),
+                        cast(w, &DataType::Float64).unwrap(),
+                    );
+                    let (g, w) = (
+                        g.as_primitive::<Float64Type>(),
+                        w.as_primitive::<Float64Type>(),
+                    );
+                    let (g, w) = (g.value(0), w.value(0));
+                    assert!(
+                        (g - w).abs() <= 1e-12 * w.abs(),
+                        "{layout}: {sql}: {g} vs {w}"
+                    );
+                }
+            } else {
+                assert_eq!(got, want, "{layout}: {sql}");
+            }
         }
-    }
 
-    // The data is what was written, read back through the level scan.
-    let back = collect(
-        ours,
-        &format!("SELECT id, a, b, c, d FROM '{f}' ORDER BY id"),
-    )
-    .await;
-    for (i, name) in ["id", "a", "b", "c", "d"].iter().enumerate() {
-        let written = data.column_by_name(name).unwrap();
-        assert_eq!(back.column(i).to_data(), written.to_data(), "column {name}");
+        // The data is what was written, read back through the level scan.
+        let back = collect(
+            ours,
+            &format!("SELECT id, a, b, c, d FROM '{f}' ORDER BY id"),
+        )
+        .await;
+        for (i, name) in ["id", "a", "b", "c", "d"].iter().enumerate() {
+            let written = data.column_by_name(name).unwrap();
+            assert_eq!(
+                back.column(i).to_data(),
+                written.to_data(),
+                "{layout}: column {name}"
+            );
+        }
+        assert!(back.column(1).null_count() > 0 && back.column(3).null_count() > 0);
     }
-    assert!(back.column(1).null_count() > 0 && back.column(3).null_count() > 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
