@@ -563,35 +563,39 @@ fn from_key(k: u64) -> f64 {
 /// the values.
 fn sorted_keys(values: &[f64]) -> Vec<(u64, u32)> {
     let n = values.len();
-    let mut keys: Vec<(u64, u32)> = values
-        .iter()
-        .enumerate()
-        .map(|(i, &v)| (to_key(v), i as u32))
-        .collect();
     if n < 4096 {
+        let mut keys: Vec<(u64, u32)> = values
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| (to_key(v), i as u32))
+            .collect();
         keys.sort_unstable_by_key(|p| p.0);
         return keys;
     }
-    let (lo, hi) = keys
-        .iter()
-        .fold((u64::MAX, 0), |(lo, hi), &(k, _)| (lo.min(k), hi.max(k)));
+    // The keys are recomputed from the values in each pass rather than stored: one
+    // array of n pairs instead of two.
+    let (lo, hi) = values.iter().fold((u64::MAX, 0), |(lo, hi), &v| {
+        let k = to_key(v);
+        (lo.min(k), hi.max(k))
+    });
     let bits = 64 - (hi - lo).leading_zeros();
     let digit_bits = bits.min(16);
     let shift = bits - digit_bits;
     let buckets = 1usize << digit_bits;
     let digit = |k: u64| ((k - lo) >> shift) as usize;
     let mut starts = vec![0usize; buckets + 1];
-    for &(k, _) in &keys {
-        starts[digit(k) + 1] += 1;
+    for &v in values {
+        starts[digit(to_key(v)) + 1] += 1;
     }
     for b in 0..buckets {
         starts[b + 1] += starts[b];
     }
     let mut next = starts.clone();
     let mut out = vec![(0u64, 0u32); n];
-    for &(k, i) in &keys {
+    for (i, &v) in values.iter().enumerate() {
+        let k = to_key(v);
         let d = digit(k);
-        out[next[d]] = (k, i);
+        out[next[d]] = (k, i as u32);
         next[d] += 1;
     }
     for b in 0..buckets {
