@@ -210,9 +210,26 @@ impl ListUdf {
         Arc::new(Float64Array::new(out.into(), Some(NullBuffer::from(valid))))
     }
 
-    /// The statistic of the `n` values `x(0..n)`, or `None` when there are too few: the
-    /// mean, then the squared deviations from it, each summed as numpy sums.
+    /// The statistic of the `n` values `x(0..n)`, or `None` when there are too few.
     fn stat_of(&self, n: usize, x: &impl Fn(usize) -> f64) -> Option<f64> {
+        // Short lists (the common case) by a body per length: straight-line code and one
+        // jump per list, where the loops of `pairwise_sum` would each end in a branch the
+        // CPU mispredicts as the lengths vary.
+        macro_rules! by_length {
+            ($($k:literal)*) => {
+                match n {
+                    $($k => self.stat_n($k, x),)*
+                    _ => self.stat_n(n, x),
+                }
+            };
+        }
+        by_length!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16)
+    }
+
+    /// [`Self::stat_of`]: the mean, then the squared deviations from it, each summed as
+    /// numpy sums.
+    #[inline(always)]
+    fn stat_n(&self, n: usize, x: &impl Fn(usize) -> f64) -> Option<f64> {
         let (min, ddof) = match self.stat {
             ListStat::Mean | ListStat::StddevPop => (1, 0),
             ListStat::Stddev => (2, 1),
