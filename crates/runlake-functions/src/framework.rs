@@ -17,8 +17,11 @@ use std::fmt::Debug;
 use std::hash::Hash;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Float64Array, ListArray, UInt64Array};
-use arrow::buffer::{OffsetBuffer, ScalarBuffer};
+use arrow::array::builder::make_view;
+use arrow::array::{
+    Array, ArrayRef, AsArray, BinaryViewArray, BooleanArray, Float64Array, UInt64Array,
+};
+use arrow::buffer::ScalarBuffer;
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Field, FieldRef, Float64Type, UInt64Type};
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
@@ -683,45 +686,99 @@ impl Buffer {
         Ok(f.evaluate(&mut self.columns, params))
     }
 
-    fn merge_from(&mut self, lists: &[&ListArray], nans: &UInt64Array, i: usize) {
-        for (col, list) in self.columns.iter_mut().zip(lists) {
-            if list.is_valid(i) {
-                let values = list.value(i);
-                col.extend_from_slice(values.as_primitive::<Float64Type>().values());
+    fn merge_from(
+        &mut self,
+        blobs: &[&BinaryViewArray],
+        nans: &UInt64Array,
+        i: usize,
+    ) -> Result<()> {
+        for (col, blob) in self.columns.iter_mut().zip(blobs) {
+            if blob.is_valid(i) {
+                let bytes = blob.value(i);
+                if bytes.len() % size_of::<f64>() != 0 {
+                    return exec_err!(
+                        "a buffered state of {} bytes is not f64 values",
+                        bytes.len()
+                    );
+                }
+                col.extend(
+                    bytes
+                        .chunks_exact(size_of::<f64>())
+                        .map(|c| f64::from_ne_bytes(c.try_into().expect("8 bytes"))),
+                );
             }
         }
         self.nans += nans.value(i);
+        Ok(())
     }
 }
 
-fn buffers_to_state(buffers: &[Buffer], width: usize) -> Vec<ArrayRef> {
-    let mut out: Vec<ArrayRef> = (0..width)
-        .map(|k| {
-            let mut offsets = Vec::with_capacity(buffers.len() + 1);
-            offsets.push(0i32);
-            let mut values = Vec::with_capacity(buffers.iter().map(|b| b.columns[k].len()).sum());
-            for b in buffers {
-                values.extend_from_slice(&b.columns[k]);
-                offsets.push(values.len() as i32);
+/// Groups buffering at least this many values hand their memory to the state as it is;
+/// smaller ones are copied side by side into one shared block.
+const OWN_BLOCK: usize = 1024;
+
+/// The state of buffering accumulators: per buffered column, one binary view per group
+/// holding its values' bytes (native order; the state never leaves the process but
+/// through DataFusion's spill files), then the NaN counts.
+///
+/// Views, not lists: the partial aggregation's state goes through a repartition `take`
+/// and a coalescer's concatenation, which copy a list's values but only a view's 16
+/// bytes. A large group's vector becomes its block without a copy.
+fn buffers_to_state(mut buffers: Vec<Buffer>, width: usize) -> Result<Vec<ArrayRef>> {
+    let mut out: Vec<ArrayRef> = Vec::with_capacity(width + 1);
+    for k in 0..width {
+        let mut views = Vec::with_capacity(buffers.len());
+        // Block 0 is the shared block of the small groups.
+        let mut shared: Vec<u8> = Vec::new();
+        let mut blocks = vec![arrow::buffer::Buffer::from_vec(Vec::<u8>::new())];
+        for b in buffers.iter_mut() {
+            let values = std::mem::take(&mut b.columns[k]);
+            let bytes = values.len() * size_of::<f64>();
+            if u32::try_from(bytes).is_err() {
+                return exec_err!(
+                    "a group buffers {} values, more than a state holds",
+                    values.len()
+                );
             }
-            Arc::new(ListArray::new(
-                Arc::new(Field::new_list_field(DataType::Float64, true)),
-                OffsetBuffer::new(ScalarBuffer::from(offsets)),
-                Arc::new(Float64Array::from(values)),
-                None,
-            )) as ArrayRef
-        })
-        .collect();
+            if values.len() >= OWN_BLOCK || shared.len() + bytes > u32::MAX as usize {
+                let block = arrow::buffer::Buffer::from_vec(values);
+                views.push(make_view(block.as_slice(), blocks.len() as u32, 0));
+                blocks.push(block);
+            } else {
+                let offset = shared.len() as u32;
+                shared.extend(values.iter().flat_map(|v| v.to_ne_bytes()));
+                views.push(make_view(
+                    &shared[offset as usize..offset as usize + bytes],
+                    0,
+                    offset,
+                ));
+            }
+        }
+        blocks[0] = arrow::buffer::Buffer::from_vec(shared);
+        out.push(Arc::new(BinaryViewArray::try_new(
+            ScalarBuffer::from(views),
+            blocks,
+            None,
+        )?));
+    }
     out.push(Arc::new(UInt64Array::from_iter_values(
         buffers.iter().map(|b| b.nans),
     )));
-    out
+    Ok(out)
 }
 
-fn state_lists(states: &[ArrayRef], width: usize) -> Result<(Vec<&ListArray>, &UInt64Array)> {
-    let lists = states[..width].iter().map(|a| a.as_list::<i32>()).collect();
-    let nans = states[width].as_primitive::<UInt64Type>();
-    Ok((lists, nans))
+fn state_blobs(states: &[ArrayRef], width: usize) -> Result<(Vec<&BinaryViewArray>, &UInt64Array)> {
+    let blobs = states[..width]
+        .iter()
+        .map(|a| a.as_binary_view_opt())
+        .collect::<Option<Vec<_>>>();
+    let nans = states
+        .get(width)
+        .and_then(|a| a.as_primitive_opt::<UInt64Type>());
+    match (blobs, nans) {
+        (Some(blobs), Some(nans)) => Ok((blobs, nans)),
+        _ => exec_err!("a buffering aggregate's state is not binary views and NaN counts"),
+    }
 }
 
 /// The DataFusion UDAF for a [`BufferFunction`].
@@ -760,7 +817,7 @@ impl<F: BufferFunction> AggregateUDFImpl for BufferUdaf<F> {
         Ok(self.function.return_type())
     }
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        let list = DataType::List(Arc::new(Field::new_list_field(DataType::Float64, true)));
+        let list = DataType::BinaryView;
         let mut fields: Vec<FieldRef> = (0..F::WIDTH)
             .map(|k| {
                 Arc::new(Field::new(
@@ -831,14 +888,14 @@ impl<F: BufferFunction> Accumulator for BufferAccumulator<F> {
         Ok(())
     }
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        let (lists, nans) = state_lists(states, F::WIDTH)?;
+        let (lists, nans) = state_blobs(states, F::WIDTH)?;
         for i in 0..nans.len() {
-            self.buffer.merge_from(&lists, nans, i);
+            self.buffer.merge_from(&lists, nans, i)?;
         }
         Ok(())
     }
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        let arrays = buffers_to_state(std::slice::from_ref(&self.buffer), F::WIDTH);
+        let arrays = buffers_to_state(vec![self.buffer.clone()], F::WIDTH)?;
         arrays
             .iter()
             .map(|a| ScalarValue::try_from_array(a, 0))
@@ -906,10 +963,10 @@ impl<F: BufferFunction> Accumulator for SortedAccumulator<F> {
         true
     }
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        let (lists, nans) = state_lists(states, 1)?;
+        let (lists, nans) = state_blobs(states, 1)?;
         let mut buffer = Buffer::default();
         for i in 0..nans.len() {
-            buffer.merge_from(&lists, nans, i);
+            buffer.merge_from(&lists, nans, i)?;
         }
         self.sorted.extend_from_slice(&buffer.columns[0]);
         self.sorted.sort_unstable_by(f64::total_cmp);
@@ -921,7 +978,7 @@ impl<F: BufferFunction> Accumulator for SortedAccumulator<F> {
             columns: [self.sorted.clone(), Vec::new()],
             nans: self.nans,
         };
-        let arrays = buffers_to_state(std::slice::from_ref(&buffer), 1);
+        let arrays = buffers_to_state(vec![buffer], 1)?;
         arrays
             .iter()
             .map(|a| ScalarValue::try_from_array(a, 0))
@@ -988,9 +1045,9 @@ impl<F: BufferFunction> GroupsAccumulator for BufferGroupsAccumulator<F> {
         total_num_groups: usize,
     ) -> Result<()> {
         self.buffers.resize(total_num_groups, Buffer::default());
-        let (lists, nans) = state_lists(values, F::WIDTH)?;
+        let (lists, nans) = state_blobs(values, F::WIDTH)?;
         for (i, &g) in group_indices.iter().enumerate() {
-            self.buffers[g].merge_from(&lists, nans, i);
+            self.buffers[g].merge_from(&lists, nans, i)?;
         }
         self.recount();
         Ok(())
@@ -1010,7 +1067,7 @@ impl<F: BufferFunction> GroupsAccumulator for BufferGroupsAccumulator<F> {
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
         let buffers = emit_to.take_needed(&mut self.buffers);
         self.recount();
-        Ok(buffers_to_state(&buffers, F::WIDTH))
+        buffers_to_state(buffers, F::WIDTH)
     }
     fn convert_to_state(
         &self,
@@ -1021,7 +1078,7 @@ impl<F: BufferFunction> GroupsAccumulator for BufferGroupsAccumulator<F> {
         let len = cols.first().map_or(0, |c| c.len());
         let mut buffers = vec![Buffer::default(); len];
         for_each_row(&cols, opt_filter, |i, row| buffers[i].push::<F>(row));
-        Ok(buffers_to_state(&buffers, F::WIDTH))
+        buffers_to_state(buffers, F::WIDTH)
     }
     fn size(&self) -> usize {
         size_of_val(self) + self.buffers.capacity() * size_of::<Buffer>() + self.bytes
