@@ -18,7 +18,6 @@ from importlib.metadata import version
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-import gen  # noqa: E402
 import queries  # noqa: E402
 
 PY = sys.executable
@@ -105,7 +104,11 @@ def main():
     try:
         for size in args.sizes:
             print(f"data: {size:,} rows", flush=True)
-            data = gen.main(size)
+            # In a child process: Linux counts the harness's own resident set into each
+            # child's peak (the exec'ing child starts from the harness's memory), so the
+            # harness must stay small for the peak-memory column to mean anything.
+            data = subprocess.run([PY, os.path.join(HERE, "gen.py"), str(size)], check=True,
+                                  capture_output=True, text=True).stdout.strip()
             pred = os.path.join(data, "predictions.parquet")
             steps = os.path.join(data, "steps.parquet")
             csv = os.path.join(data, "predictions.csv")
@@ -204,7 +207,8 @@ def write_markdown(args, results):
         "machine, interleaved in one run (`bench/run`; the data is `bench/gen.py`, seed 42).",
         f"Each cell: the median of {args.runs} timed runs after a warm-up, with min-max; rows/s is",
         "input rows per second at the median; peak memory is the process's peak resident set",
-        "(for the Python peers it includes the interpreter and the library, about 60-150 MiB).",
+        "(for the Python peers it includes the interpreter and the library, about 60-150 MiB;",
+        "Linux counts the harness's own resident set, about 20 MiB, as every child's floor).",
         "runlake is timed as a whole `runlake sql` process (start-up and opening the lake included);",
         "the peers are timed in-process around the query (imports not timed).",
         "",
