@@ -387,11 +387,7 @@ pub(crate) struct MomentAccumulator<F: MomentFunction> {
 impl<F: MomentFunction> Accumulator for MomentAccumulator<F> {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
         let cols = float_columns(values, F::ARITY)?;
-        if cols.iter().all(|c| c.null_count() == 0) {
-            let slices: Vec<&[f64]> = cols
-                .iter()
-                .map(|c| c.as_primitive::<Float64Type>().values().as_ref())
-                .collect();
+        if let Some(slices) = dense_values(&cols) {
             match slices.as_slice() {
                 [x] => {
                     update_lanes(&mut self.cell, &self.function, [x]);
@@ -438,6 +434,16 @@ impl<F: MomentFunction> Accumulator for MomentAccumulator<F> {
     fn size(&self) -> usize {
         size_of_val(self) + self.params.capacity() * size_of::<f64>()
     }
+}
+
+/// The values of Float64 columns none of which has a NULL (the hot paths' input).
+fn dense_values(cols: &[ArrayRef]) -> Option<Vec<&[f64]>> {
+    cols.iter()
+        .map(|c| {
+            let c = c.as_primitive::<Float64Type>();
+            (c.null_count() == 0).then(|| c.values().as_ref())
+        })
+        .collect()
 }
 
 /// Independent cells [`update_lanes`] spreads a batch over.
@@ -536,11 +542,7 @@ impl<F: MomentFunction> GroupsAccumulator for MomentGroupsAccumulator<F> {
         self.cells.resize(total_num_groups, Cell::default());
         let cols = float_columns(values, F::ARITY)?;
         let (cells, function) = (&mut self.cells, &self.function);
-        if opt_filter.is_none() && cols.iter().all(|c| c.null_count() == 0) {
-            let slices: Vec<&[f64]> = cols
-                .iter()
-                .map(|c| c.as_primitive::<Float64Type>().values().as_ref())
-                .collect();
+        if let Some(slices) = dense_values(&cols).filter(|_| opt_filter.is_none()) {
             match slices.as_slice() {
                 [x] => {
                     update_dense(cells, function, [x], group_indices);
