@@ -20,6 +20,7 @@ mod dispersion;
 mod docs;
 mod errors;
 mod framework;
+mod groupby;
 mod lists;
 mod quantile;
 mod rank;
@@ -44,6 +45,7 @@ use crate::robust::{Medae, Robust};
 use crate::slo::SloAttainment;
 
 pub use crate::docs::DOC_SECTION;
+pub use crate::groupby::{IntKeyAggregate, IntKeyAggregateExec};
 
 fn moment<F: framework::MomentFunction>(f: F) -> Arc<AggregateUDF> {
     Arc::new(AggregateUDF::new_from_impl(MomentUdaf::new(f)))

@@ -78,7 +78,8 @@ impl Session {
         let mut state = SessionStateBuilder::new()
             .with_config(config)
             .with_default_features()
-            .with_physical_optimizer_rule(Arc::new(crate::ListScan));
+            .with_physical_optimizer_rule(Arc::new(crate::ListScan))
+            .with_physical_optimizer_rule(Arc::new(runlake_functions::IntKeyAggregate));
         if let Some(runtime) = runtime {
             state = state.with_runtime_env(runtime);
         }

@@ -2,6 +2,7 @@
 //! a large link, so all suites live here as modules).
 
 mod common;
+mod groupby;
 mod kernels;
 mod lists;
 mod memory;
