@@ -515,29 +515,20 @@ impl KeyTable {
             keys.data_type(),
             DataType::UInt8 | DataType::UInt16 | DataType::UInt32 | DataType::UInt64
         );
+        macro_rules! intern {
+            ($n:ty) => {
+                self.intern_as::<$n>(&ScalarBuffer::new(buffer, offset, len), nulls, groups)
+            };
+        }
         match (width, signed) {
-            (1, true) => {
-                self.intern_as::<i8>(&ScalarBuffer::new(buffer, offset, len), nulls, groups)
-            }
-            (1, false) => {
-                self.intern_as::<u8>(&ScalarBuffer::new(buffer, offset, len), nulls, groups)
-            }
-            (2, true) => {
-                self.intern_as::<i16>(&ScalarBuffer::new(buffer, offset, len), nulls, groups)
-            }
-            (2, false) => {
-                self.intern_as::<u16>(&ScalarBuffer::new(buffer, offset, len), nulls, groups)
-            }
-            (4, true) => {
-                self.intern_as::<i32>(&ScalarBuffer::new(buffer, offset, len), nulls, groups)
-            }
-            (4, false) => {
-                self.intern_as::<u32>(&ScalarBuffer::new(buffer, offset, len), nulls, groups)
-            }
-            (8, true) => {
-                self.intern_as::<i64>(&ScalarBuffer::new(buffer, offset, len), nulls, groups)
-            }
-            _ => self.intern_as::<u64>(&ScalarBuffer::new(buffer, offset, len), nulls, groups),
+            (1, true) => intern!(i8),
+            (1, false) => intern!(u8),
+            (2, true) => intern!(i16),
+            (2, false) => intern!(u16),
+            (4, true) => intern!(i32),
+            (4, false) => intern!(u32),
+            (8, true) => intern!(i64),
+            _ => intern!(u64),
         }
     }
 
