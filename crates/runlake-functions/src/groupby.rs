@@ -353,17 +353,25 @@ impl IntKeyStream {
         let keys = self.key.evaluate(batch)?.into_array(batch.num_rows())?;
         self.table.intern(&keys, &mut self.groups)?;
         let total = self.table.len();
-        for ((acc, arguments), filter) in self
-            .accumulators
-            .iter_mut()
-            .zip(&self.arguments)
-            .zip(&self.filters)
-        {
-            let values = evaluate(arguments, batch)?;
-            let filter = evaluate_filter(filter.as_ref(), batch)?;
-            acc.update_batch(&values, &self.groups, filter.as_ref(), total)?;
+        let inputs = self.inputs(batch)?;
+        for (acc, (values, filter)) in self.accumulators.iter_mut().zip(&inputs) {
+            acc.update_batch(values, &self.groups, filter.as_ref(), total)?;
         }
         Ok(())
+    }
+
+    /// Each aggregate's argument values and FILTER, evaluated on `batch`.
+    fn inputs(&self, batch: &RecordBatch) -> Result<Vec<(Vec<ArrayRef>, Option<BooleanArray>)>> {
+        self.arguments
+            .iter()
+            .zip(&self.filters)
+            .map(|(arguments, filter)| {
+                Ok((
+                    evaluate(arguments, batch)?,
+                    evaluate_filter(filter.as_ref(), batch)?,
+                ))
+            })
+            .collect()
     }
 
     /// The skip probe and the memory reservation, after a batch was aggregated.
@@ -373,6 +381,8 @@ impl IntKeyStream {
             if *seen >= *threshold && self.table.len() as f64 / *seen as f64 > *ratio {
                 self.emit()?;
                 self.skipping = true;
+                // Only the emptied table is left to account for.
+                let _ = self.reservation.try_resize(self.table.size());
                 return Ok(());
             }
         }
@@ -414,14 +424,7 @@ impl IntKeyStream {
     /// Each row as its own group's state (after the probe gave up aggregating).
     fn to_states(&self, batch: &RecordBatch) -> Result<RecordBatch> {
         let mut columns = vec![self.key.evaluate(batch)?.into_array(batch.num_rows())?];
-        for ((acc, arguments), filter) in self
-            .accumulators
-            .iter()
-            .zip(&self.arguments)
-            .zip(&self.filters)
-        {
-            let values = evaluate(arguments, batch)?;
-            let filter = evaluate_filter(filter.as_ref(), batch)?;
+        for (acc, (values, filter)) in self.accumulators.iter().zip(self.inputs(batch)?) {
             columns.extend(acc.convert_to_state(&values, filter.as_ref())?);
         }
         Ok(RecordBatch::try_new(Arc::clone(&self.schema), columns)?)
