@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use runlake_flight::{Limits, Role, RunlakeFlightSql, Tls, Tokens, Users};
+use runlake_flight::{Keys, Limits, Role, RunlakeFlightSql, Tls, Tokens, Users, UsersFile};
 use runlake_lake::Lake;
 
 use crate::commands::parse_duration;
@@ -20,10 +20,15 @@ pub struct ServeArgs {
     /// with every right and listens on loopback addresses only.
     #[arg(long, value_name = "FILE")]
     users: Option<PathBuf>,
-    /// The key that signs bearer tokens (default: one kept in the lake, so every
-    /// server on the lake accepts the others' tokens).
+    /// The key that signs bearer tokens and tickets, at least 32 bytes (e.g. 64 hex
+    /// digits from `openssl rand -hex 32`). Default: the key file.
     #[arg(long, env = "RUNLAKE_TOKEN_SECRET", hide_env_values = true)]
     token_secret: Option<String>,
+    /// The token key file: one key per line in hex, the first signs, all verify (put a
+    /// new key first to rotate). Created with a random key, readable by its owner only,
+    /// on first start. Default: `runlake-token.keys` beside the users file.
+    #[arg(long, value_name = "FILE")]
+    token_key_file: Option<PathBuf>,
     /// How long a token is valid.
     #[arg(long, default_value = "12h")]
     token_ttl: String,
@@ -48,6 +53,10 @@ pub struct ServeArgs {
     /// Queries that may run at once; more wait in a queue (default: no limit).
     #[arg(long, value_name = "N")]
     max_concurrent_queries: Option<usize>,
+    /// How long a client may stop reading a result before its query is stopped and its
+    /// slot released (0: no limit).
+    #[arg(long, value_name = "DURATION", default_value = "60s")]
+    idle_timeout: String,
     /// How long a query may wait in that queue before RESOURCE_EXHAUSTED.
     #[arg(long, value_name = "DURATION", default_value = "30s")]
     queue_timeout: String,
@@ -95,7 +104,7 @@ pub fn parse_size(text: &str) -> Result<usize, String> {
 
 pub async fn serve(lake: &Lake, args: ServeArgs) -> Result<ExitCode, String> {
     let users = match &args.users {
-        Some(path) => Some(Users::load(path, false).map_err(|e| e.to_string())?),
+        Some(path) => Some(UsersFile::open(path).map_err(|e| e.to_string())?),
         None => {
             if !runlake_flight::is_loopback(&args.addr) {
                 return Err(format!(
@@ -109,16 +118,7 @@ pub async fn serve(lake: &Lake, args: ServeArgs) -> Result<ExitCode, String> {
         }
     };
     let ttl = parse_duration(&args.token_ttl)?;
-    let secret = match &args.token_secret {
-        Some(s) => s.as_bytes().to_vec(),
-        None => {
-            let mut fresh = vec![0u8; 32];
-            getrandom_fill(&mut fresh)?;
-            lake.shared_secret("token-secret", fresh)
-                .await
-                .map_err(|e| e.to_string())?
-        }
-    };
+    let keys = token_keys(lake, &args).await?;
     let read =
         |p: &PathBuf| std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()));
     let tls = match (&args.tls_cert, &args.tls_key) {
@@ -141,18 +141,15 @@ pub async fn serve(lake: &Lake, args: ServeArgs) -> Result<ExitCode, String> {
             .as_deref()
             .map(parse_duration)
             .transpose()?,
+        idle_timeout: Some(parse_duration(&args.idle_timeout)?).filter(|d| !d.is_zero()),
         max_concurrent: args.max_concurrent_queries,
         queue_timeout: parse_duration(&args.queue_timeout)?,
         spill_dir: args.spill_dir.clone(),
     };
-    let service = RunlakeFlightSql::new(
-        lake.clone(),
-        users.clone(),
-        Tokens::new(secret, ttl),
-        limits,
-    )
-    .await
-    .map_err(|e| e.to_string())?;
+    let user_count = users.as_ref().map(|u| u.current().map(|l| l.list().len()));
+    let service = RunlakeFlightSql::new(lake.clone(), users, Tokens::new(keys, ttl), limits)
+        .await
+        .map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
@@ -161,8 +158,9 @@ pub async fn serve(lake: &Lake, args: ServeArgs) -> Result<ExitCode, String> {
         "runlake serve: Flight SQL on {}://{bound} (lake {}; {})",
         if tls.is_some() { "grpc+tls" } else { "grpc" },
         lake.location(),
-        match &users {
-            Some(u) => format!("{} user(s)", u.list().len()),
+        match user_count {
+            Some(Ok(n)) => format!("{n} user(s)"),
+            Some(Err(e)) => return Err(e.to_string()),
             None => "no users file: local access only, every right".to_string(),
         }
     );
@@ -192,8 +190,91 @@ pub async fn serve(lake: &Lake, args: ServeArgs) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn getrandom_fill(buf: &mut [u8]) -> Result<(), String> {
-    getrandom::fill(buf).map_err(|e| format!("no randomness for the token key: {e}"))
+/// The keys that sign tokens and tickets: `--token-secret` (or its env var), else the
+/// key file, created on first start. A key an earlier version kept in the lake is moved
+/// into a new key file, with a warning. A server without users signs with a key of its
+/// own: nobody else needs to verify its tokens.
+async fn token_keys(lake: &Lake, args: &ServeArgs) -> Result<Keys, String> {
+    if let Some(secret) = &args.token_secret {
+        if secret.is_empty() {
+            return Err(
+                "--token-secret (RUNLAKE_TOKEN_SECRET) is empty: give a key of at \
+                 least 32 bytes, e.g. `openssl rand -hex 32`, or leave it out to use the \
+                 key file"
+                    .into(),
+            );
+        }
+        return Keys::new(vec![secret.as_bytes().to_vec()])
+            .map_err(|e| format!("--token-secret: {e}"));
+    }
+    let Some(users) = &args.users else {
+        return Keys::random().map_err(|e| e.to_string());
+    };
+    let file = args.token_key_file.clone().unwrap_or_else(|| {
+        users
+            .parent()
+            .unwrap_or(std::path::Path::new(""))
+            .join("runlake-token.keys")
+    });
+    if let Some(root) = lake.local_root() {
+        let absolute = std::path::absolute(&file).unwrap_or_else(|_| file.clone());
+        if absolute.starts_with(&root) {
+            return Err(format!(
+                "the token key file {} is inside the lake ({}): whoever can read the lake \
+                 could sign in as anyone. Name a file outside it with --token-key-file",
+                file.display(),
+                root.display()
+            ));
+        }
+    }
+    if file.exists() {
+        warn_if_readable_by_others(&file);
+        return Keys::read_file(&file).map_err(|e| e.to_string());
+    }
+    let moved = lake
+        .take_secret("token-secret")
+        .await
+        .map_err(|e| e.to_string())?;
+    let (key, from_lake) = match moved {
+        Some(key) if key.len() >= runlake_flight::auth::MIN_KEY_BYTES => (key, true),
+        _ => (
+            runlake_flight::auth::random_key().map_err(|e| e.to_string())?,
+            false,
+        ),
+    };
+    let keys = Keys::create_file(&file, &key).map_err(|e| e.to_string())?;
+    if from_lake {
+        eprintln!(
+            "runlake serve: warning: the token key was kept in the lake (_runlake/token-secret), \
+             where whoever can read the lake could sign in as anyone. It is now in {} \
+             (readable by its owner only) and removed from the lake; give other servers of \
+             this lake a copy of that file (--token-key-file) so they accept the same tokens",
+            file.display()
+        );
+    } else {
+        eprintln!(
+            "runlake serve: created the token key file {} (readable by its owner only)",
+            file.display()
+        );
+    }
+    Ok(keys)
+}
+
+/// Warns when the key file can be read by users other than its owner.
+fn warn_if_readable_by_others(file: &std::path::Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(file)
+            && meta.permissions().mode() & 0o077 != 0
+        {
+            eprintln!(
+                "runlake serve: warning: the token key file {} can be read by other users \
+                 (chmod 600 it)",
+                file.display()
+            );
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -2,6 +2,7 @@
 //! function, bulk ingest and persistent DDL, for any Flight SQL client (ADBC, JDBC,
 //! Superset's `flightsql-dbapi`, Grafana, `pyarrow.flight`).
 
+mod access;
 pub mod auth;
 pub mod convert;
 mod error;
@@ -16,7 +17,8 @@ use std::time::Duration;
 use arrow_flight::flight_service_server::FlightServiceServer;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 
-pub use crate::auth::{Principal, Role, Tokens, User, Users};
+pub use crate::access::SETTABLE_BY_ANYONE;
+pub use crate::auth::{Keys, Principal, Role, Tokens, User, Users, UsersFile};
 pub use crate::error::{Error, Result};
 pub use crate::limits::Limits;
 pub use crate::service::RunlakeFlightSql;

@@ -13,7 +13,6 @@ use datafusion::execution::memory_pool::{
     UnboundedMemoryPool,
 };
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
-use futures::{Stream, StreamExt};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::{Error, Result};
@@ -27,6 +26,9 @@ pub struct Limits {
     pub query_memory: Option<usize>,
     /// How long one query may run, planning and streaming included.
     pub query_timeout: Option<Duration>,
+    /// How long a client may stop reading a result before its query is stopped and its
+    /// slot released (`None`: as long as it likes).
+    pub idle_timeout: Option<Duration>,
     /// Queries that may run at once; more wait in a queue.
     pub max_concurrent: Option<usize>,
     /// How long a query may wait for its turn.
@@ -112,45 +114,10 @@ impl Governor {
     }
 }
 
-fn deadline_exceeded(limit: Duration) -> Error {
+pub fn deadline_exceeded(limit: Duration) -> Error {
     Error::DeadlineExceeded(format!(
         "the query ran longer than the server's limit of {limit:?} (--query-timeout)"
     ))
-}
-
-/// `stream` ending with a `DEADLINE_EXCEEDED` error once `limit` has passed.
-pub fn with_deadline<S, T>(
-    stream: S,
-    limit: Option<Duration>,
-    to_error: impl Fn(Error) -> T + Send + 'static,
-) -> impl Stream<Item = T> + Send
-where
-    S: Stream<Item = T> + Send + Unpin + 'static,
-    T: Send + 'static,
-{
-    let deadline = limit.map(|l| (tokio::time::Instant::now() + l, l));
-    futures::stream::unfold(
-        (stream, false, to_error),
-        move |(mut stream, done, to_error)| async move {
-            if done {
-                return None;
-            }
-            match deadline {
-                None => stream
-                    .next()
-                    .await
-                    .map(|item| (item, (stream, false, to_error))),
-                Some((at, limit)) => match tokio::time::timeout_at(at, stream.next()).await {
-                    Ok(Some(item)) => Some((item, (stream, false, to_error))),
-                    Ok(None) => None,
-                    Err(_) => {
-                        let e = to_error(deadline_exceeded(limit));
-                        Some((e, (stream, true, to_error)))
-                    }
-                },
-            }
-        },
-    )
 }
 
 /// One query's memory: at most `limit` of it, and only what the shared pool has left.

@@ -115,12 +115,17 @@ impl QueryLog {
         }
     }
 
-    /// `system.queries` as one batch.
-    pub fn batch(&self) -> RecordBatch {
+    /// `system.queries` as one batch: every user's queries, or only `user`'s.
+    pub fn batch(&self, user: Option<&str>) -> RecordBatch {
         let records: Vec<QueryRecord> = self
             .records
             .lock()
-            .map(|r| r.iter().cloned().collect())
+            .map(|r| {
+                r.iter()
+                    .filter(|q| user.is_none_or(|u| q.user == u))
+                    .cloned()
+                    .collect()
+            })
             .unwrap_or_default();
         let schema = Arc::new(Schema::new(vec![
             Field::new("query_id", DataType::Int64, false),

@@ -43,16 +43,16 @@ use datafusion::logical_expr::dml::DmlStatement;
 use datafusion::logical_expr::{LogicalPlan, Union, WriteOp};
 use futures::{Stream, StreamExt, TryStreamExt, stream};
 use prost::Message;
-use runlake_lake::sql::{Outcome, Session};
+use runlake_lake::sql::{Effect, Outcome, Session};
 use runlake_lake::{CATALOG, IngestOptions, Lake, SCHEMA};
 use runlake_proto::v1 as proto;
-use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::auth::{Principal, Role, Tokens, Users, parse_basic};
+use crate::access::authorize;
+use crate::auth::{Principal, Role, SignInLimiter, Tokens, User, UsersFile, parse_basic};
 use crate::convert::{number_placeholders, parameter_schema, row_parameters, to_wire, wire_schema};
 use crate::error::{Error, Result};
-use crate::limits::{Governor, Limits, with_deadline};
+use crate::limits::{Governor, Limits, deadline_exceeded};
 use crate::log::QueryLog;
 use crate::metadata::{XDBC_TYPES, sql_info};
 
@@ -67,11 +67,12 @@ type BoxStream<T> = Pin<Box<dyn Stream<Item = std::result::Result<T, Status>> + 
 /// The server's shared state.
 struct Inner {
     lake: Lake,
-    users: Option<Users>,
+    users: Option<UsersFile>,
     tokens: Tokens,
     sql_info: SqlInfoData,
     governor: Governor,
     queries: Arc<QueryLog>,
+    sign_ins: SignInLimiter,
 }
 
 /// runlake's Flight SQL service. Cheap to clone.
@@ -84,7 +85,10 @@ impl std::fmt::Debug for RunlakeFlightSql {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RunlakeFlightSql")
             .field("lake", &self.inner.lake.location().to_string())
-            .field("users", &self.inner.users.as_ref().map(|u| u.list().len()))
+            .field(
+                "users",
+                &self.inner.users.as_ref().map(|u| u.path().to_owned()),
+            )
             .finish()
     }
 }
@@ -98,7 +102,7 @@ impl RunlakeFlightSql {
     /// right (the server then listens on loopback only).
     pub async fn new(
         lake: Lake,
-        users: Option<Users>,
+        users: Option<UsersFile>,
         tokens: Tokens,
         limits: Limits,
     ) -> Result<Self> {
@@ -119,19 +123,20 @@ impl RunlakeFlightSql {
                 sql_info: sql_info(&functions),
                 governor: Governor::new(limits),
                 queries: Arc::new(QueryLog::new(10_000)),
+                // Ten failed sign-ins per address, then one more every two seconds.
+                sign_ins: SignInLimiter::new(10, std::time::Duration::from_secs(2)),
             }),
         })
     }
 
-    /// Who is calling: the bearer token (or basic credentials) of the request.
-    fn principal(&self, metadata: &MetadataMap) -> Result<Principal> {
+    /// Who is calling: the bearer token (or basic credentials) of the request, checked
+    /// against the users file as it is now.
+    async fn caller<T>(&self, request: &Request<T>) -> Result<Principal> {
         let Some(users) = &self.inner.users else {
-            return Ok(Principal {
-                user: "local".into(),
-                role: Role::Admin,
-            });
+            return Ok(local_principal());
         };
-        let value = metadata
+        let value = request
+            .metadata()
             .get("authorization")
             .and_then(|v| v.to_str().ok())
             .ok_or_else(|| {
@@ -141,27 +146,51 @@ impl RunlakeFlightSql {
             .strip_prefix("Bearer ")
             .or_else(|| value.strip_prefix("bearer "))
         {
-            return self.inner.tokens.verify(token.trim());
+            let claims = self.inner.tokens.verify(token.trim())?;
+            return Tokens::principal(&claims, users.current()?.as_ref());
         }
         let (name, password) = parse_basic(value)?;
-        users
-            .verify(&name, &password)
-            .map(|u| Principal {
-                user: u.name.clone(),
-                role: u.role,
-            })
-            .ok_or_else(|| Error::Unauthenticated("wrong user name or password".into()))
+        let user = self.sign_in(request, users, name, password).await?;
+        Ok(Principal {
+            user: user.name,
+            role: user.role,
+        })
+    }
+
+    /// Checks a user name and password, off the async threads (PBKDF2 is slow on
+    /// purpose), refusing at once a peer with too many failures.
+    async fn sign_in<T>(
+        &self,
+        request: &Request<T>,
+        users: &UsersFile,
+        name: String,
+        password: String,
+    ) -> Result<User> {
+        let peer = request.remote_addr().map(|a| a.ip());
+        self.inner.sign_ins.check(peer)?;
+        let users = users.current()?;
+        let found = tokio::task::spawn_blocking(move || users.verify(&name, &password).cloned())
+            .await
+            .map_err(|e| Error::Internal(format!("checking a password: {e}")))?;
+        found.ok_or_else(|| {
+            self.inner.sign_ins.failed(peer);
+            Error::Unauthenticated("wrong user name or password".into())
+        })
     }
 
     /// A session on the lake (tables pinned to `pins`), with its own share of the
-    /// server's memory and the `system` tables.
-    async fn session(&self, pins: &HashMap<String, u64>) -> Result<Session> {
+    /// server's memory and the `system` tables as `principal` may see them.
+    async fn session(&self, principal: &Principal, pins: &HashMap<String, u64>) -> Result<Session> {
         let runtime = self.inner.governor.runtime()?;
         let session =
             Session::open_with(self.inner.lake.clone(), pins, false, Some(runtime)).await?;
         let ctx = session.ctx();
         let system = Arc::new(MemorySchemaProvider::new());
-        let queries = self.inner.queries.batch();
+        // Readers and writers see their own queries; admins see everyone's.
+        let queries = self.inner.queries.batch(match principal.role {
+            Role::Admin => None,
+            _ => Some(principal.user.as_str()),
+        });
         system.register_table(
             "queries".into(),
             Arc::new(MemTable::try_new(queries.schema(), vec![vec![queries]])?),
@@ -186,8 +215,15 @@ impl RunlakeFlightSql {
         Ok(session)
     }
 
-    /// Plans one SQL statement (placeholders numbered) in `session`.
-    async fn plan(&self, session: &Session, sql: &str) -> Result<LogicalPlan> {
+    /// Plans one SQL statement (placeholders numbered) in `session`, and checks that
+    /// `principal` may run it: the one place every statement of every entry point is
+    /// authorised, from its logical plan.
+    async fn plan(
+        &self,
+        principal: &Principal,
+        session: &Session,
+        sql: &str,
+    ) -> Result<(LogicalPlan, Effect)> {
         let mut statements = Session::parse(sql)?;
         if statements.len() != 1 {
             return Err(Error::InvalidArgument(format!(
@@ -195,7 +231,10 @@ impl RunlakeFlightSql {
                 statements.len()
             )));
         }
-        Ok(session.plan(statements.remove(0)).await?)
+        let plan = session.plan(statements.remove(0)).await?;
+        let effect = Effect::of(&plan);
+        authorize(principal, &effect)?;
+        Ok((plan, effect))
     }
 
     /// Plans `handle`'s statement: a query gets its wire schema and the table versions
@@ -206,11 +245,11 @@ impl RunlakeFlightSql {
         principal: &Principal,
         mut handle: proto::StatementHandle,
     ) -> Result<(SchemaRef, proto::StatementHandle)> {
-        let session = self.session(&HashMap::new()).await?;
-        let plan = self.plan(&session, &handle.sql).await?;
-        if let Some(kind) = Session::write_kind(&plan) {
+        let session = self.session(principal, &HashMap::new()).await?;
+        let (plan, effect) = self.plan(principal, &session, &handle.sql).await?;
+        if writes(&effect) {
             let tracker = self.inner.queries.start(&principal.user, &handle.sql);
-            let written = self.write(principal, &session, plan, kind, &handle).await;
+            let written = self.write(&session, plan, &handle).await;
             match &written {
                 Ok((_, rows)) => {
                     tracker
@@ -239,22 +278,14 @@ impl RunlakeFlightSql {
         Ok((schema, handle))
     }
 
-    /// Runs a statement that writes, once per parameter row (once without parameters).
-    /// Returns a summary and the rows written.
+    /// Runs a statement that writes (already authorised), once per parameter row (once
+    /// without parameters). Returns a summary and the rows written.
     async fn write(
         &self,
-        principal: &Principal,
         session: &Session,
         plan: LogicalPlan,
-        kind: &str,
         handle: &proto::StatementHandle,
     ) -> Result<(String, i64)> {
-        let needed = if kind.starts_with("DROP") {
-            Role::Admin
-        } else {
-            Role::Write
-        };
-        principal.require(needed, &format!("run {kind}"))?;
         let params = read_ipc(&handle.parameters)?;
         let mut runs = one_insert(bound_plans(&plan, &params)?)?;
         if runs.is_empty() {
@@ -281,24 +312,24 @@ impl RunlakeFlightSql {
     /// Runs an update (`DoPut` of a statement or prepared statement): it must write.
     /// Returns the rows written.
     async fn update(&self, principal: &Principal, handle: &proto::StatementHandle) -> Result<i64> {
-        let session = self.session(&HashMap::new()).await?;
-        let plan = self.plan(&session, &handle.sql).await?;
-        let Some(kind) = Session::write_kind(&plan) else {
+        let session = self.session(principal, &HashMap::new()).await?;
+        let (plan, effect) = self.plan(principal, &session, &handle.sql).await?;
+        if !writes(&effect) {
             return Err(Error::InvalidArgument(
                 "an update must be a statement that writes (INSERT, CREATE, DROP)".into(),
             ));
-        };
-        Ok(self.write(principal, &session, plan, kind, handle).await?.1)
+        }
+        Ok(self.write(&session, plan, handle).await?.1)
     }
 
     /// The FlightInfo of a metadata command: its schema, and a ticket that is the command.
-    fn metadata_info(
+    async fn metadata_info(
         &self,
         request: Request<FlightDescriptor>,
         schema: &Schema,
         command: Vec<u8>,
     ) -> std::result::Result<Response<FlightInfo>, Status> {
-        status!(self.principal(request.metadata()))?;
+        status!(self.caller(&request).await)?;
         Ok(Response::new(status!(Self::flight_info(
             schema,
             command,
@@ -307,6 +338,11 @@ impl RunlakeFlightSql {
     }
 
     /// Streams what a ticket names, within the server's limits, recording the query.
+    ///
+    /// The query runs in a task of its own that hands batches to the response through a
+    /// small channel. Its time limit covers the whole stream; a client that stops reading
+    /// for longer than the idle timeout has its query stopped and its slot released; a
+    /// batch larger than the per-query memory limit ends the query.
     async fn stream_ticket(
         &self,
         principal: &Principal,
@@ -322,13 +358,22 @@ impl RunlakeFlightSql {
         }
         let governor = &self.inner.governor;
         let slot = governor.slot().await?;
+        let started = tokio::time::Instant::now();
         let tracker = self.inner.queries.start(&principal.user, &handle.sql);
         let planned = governor
             .within_deadline(async {
                 let pins: HashMap<String, u64> =
                     handle.table_versions.clone().into_iter().collect();
-                let session = self.session(&pins).await?;
-                let plan = self.plan(&session, &handle.sql).await?;
+                self.refuse_forgotten(&pins).await?;
+                let session = self.session(principal, &pins).await?;
+                let (plan, effect) = self.plan(principal, &session, &handle.sql).await?;
+                if writes(&effect) {
+                    return Err(Error::InvalidArgument(
+                        "this ticket names a statement that writes but carries no result: \
+                         run the statement again"
+                            .into(),
+                    ));
+                }
                 let params = read_ipc(&handle.parameters)?;
                 let mut plans = bound_plans(&plan, &params)?;
                 if plans.is_empty() {
@@ -350,43 +395,60 @@ impl RunlakeFlightSql {
                 return Err(e);
             }
         };
+        let limits = governor.limits().clone();
+        let (sender, receiver) = tokio::sync::mpsc::channel(2);
         let wire = schema.clone();
-        let rows = tracker.rows();
-        // Dropping the response stream (a client that goes away) drops these streams,
-        // which cancels the query; the tracker then records it as cancelled.
-        let batches = stream::iter(streams).flatten().map(move |batch| {
-            let batch = batch
-                .map_err(Error::from)
-                .and_then(|b| to_wire(&b, &wire))?;
-            rows.fetch_add(
-                batch.num_rows() as u64,
-                std::sync::atomic::Ordering::Relaxed,
-            );
-            Ok(batch)
-        });
-        let limited = with_deadline(Box::pin(batches), governor.limits().query_timeout, Err);
-        let tracked = stream::unfold(
-            (Box::pin(limited), Some(tracker), Some(slot)),
-            |(mut inner, mut tracker, slot)| async move {
-                tracker.as_ref()?;
-                match inner.next().await {
-                    Some(Ok(batch)) => Some((Ok(batch), (inner, tracker, slot))),
-                    Some(Err(e)) => {
-                        if let Some(t) = tracker.take() {
-                            t.finish(Some(e.to_string()));
-                        }
-                        Some((Err(flight_error(e)), (inner, None, None)))
-                    }
-                    None => {
-                        if let Some(t) = tracker.take() {
-                            t.finish(None);
-                        }
-                        None
-                    }
+        tokio::spawn(async move {
+            let _slot = slot;
+            let end = produce(streams, &wire, &limits, started, &tracker, &sender).await;
+            match end {
+                Produced::Done => {
+                    let _ = sender.send(Item::Done).await;
+                    tracker.finish(None);
                 }
-            },
-        );
-        Ok(encode(schema, tracked))
+                // The client went away: the tracker records a cancelled query.
+                Produced::Gone => drop(tracker),
+                Produced::Failed(e) => {
+                    tracker.finish(Some(e.to_string()));
+                    // A client that is not reading may never see this; the stream then
+                    // ends without its final mark, which the response reports as an error.
+                    let _ = sender.try_send(Item::Failed(Status::from(e)));
+                }
+            }
+        });
+        let batches = stream::unfold((receiver, false), |(mut receiver, ended)| async move {
+            if ended {
+                return None;
+            }
+            match receiver.recv().await {
+                Some(Item::Batch(batch)) => Some((Ok(batch), (receiver, false))),
+                Some(Item::Done) => None,
+                Some(Item::Failed(status)) => {
+                    Some((Err(FlightError::Tonic(Box::new(status))), (receiver, true)))
+                }
+                None => Some((
+                    Err(FlightError::Tonic(Box::new(Status::aborted(
+                        "the query was stopped before its result was complete",
+                    )))),
+                    (receiver, true),
+                )),
+            }
+        });
+        Ok(encode(schema, batches))
+    }
+
+    /// Refuses pinned table versions that a `forget` has deleted rows behind since: a
+    /// ticket never shows rows the lake no longer holds.
+    async fn refuse_forgotten(&self, pins: &HashMap<String, u64>) -> Result<()> {
+        for (table, version) in pins {
+            if self.inner.lake.deleted_since(table, *version).await? {
+                return Err(Error::PermissionDenied(format!(
+                    "ticket refused: rows of table '{table}' at version {version} were \
+                     deleted since (runlake forget); run the statement again"
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// A FlightInfo with one endpoint (no location: the same connection) whose ticket is
@@ -405,14 +467,31 @@ impl RunlakeFlightSql {
     }
 
     fn statement_info(
+        &self,
+        principal: &Principal,
         schema: &Schema,
         handle: &proto::StatementHandle,
         descriptor: FlightDescriptor,
     ) -> Result<FlightInfo> {
         let ticket = TicketStatementQuery {
-            statement_handle: handle.encode_to_vec().into(),
+            statement_handle: self.seal(principal, handle).into(),
         };
         Self::flight_info(schema, ticket.as_any().encode_to_vec(), descriptor)
+    }
+
+    /// `handle` sealed for `principal`: what a client holds as a ticket or a prepared
+    /// statement handle.
+    fn seal(&self, principal: &Principal, handle: &proto::StatementHandle) -> Vec<u8> {
+        self.inner
+            .tokens
+            .seal(&principal.user, handle.encode_to_vec())
+    }
+
+    /// The statement handle of a sealed ticket or prepared statement handle, if
+    /// `principal` may use it.
+    fn open(&self, principal: &Principal, sealed: &[u8]) -> Result<proto::StatementHandle> {
+        let bytes = self.inner.tokens.open(&principal.user, sealed)?;
+        Ok(proto::StatementHandle::decode(bytes.as_slice())?)
     }
 
     /// Every (catalog, schema, table, type, provider) the session sees.
@@ -635,6 +714,103 @@ fn sql_type_name(dt: &DataType) -> String {
     }
 }
 
+fn local_principal() -> Principal {
+    Principal {
+        user: "local".into(),
+        role: Role::Admin,
+    }
+}
+
+/// Whether a statement with `effect` writes to the lake (and so runs once, when planned).
+fn writes(effect: &Effect) -> bool {
+    matches!(effect, Effect::Write(_) | Effect::Drop(_))
+}
+
+/// What a query's task hands the response stream.
+enum Item {
+    Batch(RecordBatch),
+    /// The result is complete.
+    Done,
+    Failed(Status),
+}
+
+/// How a query's task ended.
+enum Produced {
+    Done,
+    /// The client went away.
+    Gone,
+    Failed(Error),
+}
+
+/// Runs `streams` into `sender` within `limits`: the deadline (from `started`) covers
+/// every batch, a send that waits longer than the idle timeout means the client stopped
+/// reading, and no batch may be larger than the per-query memory limit.
+async fn produce(
+    streams: Vec<datafusion::physical_plan::SendableRecordBatchStream>,
+    wire: &SchemaRef,
+    limits: &Limits,
+    started: tokio::time::Instant,
+    tracker: &crate::log::QueryTracker,
+    sender: &tokio::sync::mpsc::Sender<Item>,
+) -> Produced {
+    let far = started + std::time::Duration::from_secs(100 * 365 * 86_400);
+    let deadline = limits.query_timeout.map_or(far, |t| started + t);
+    let expired = || match limits.query_timeout {
+        Some(limit) => Produced::Failed(deadline_exceeded(limit)),
+        None => Produced::Failed(Error::Internal("no deadline".into())),
+    };
+    let rows = tracker.rows();
+    let mut batches = stream::iter(streams).flatten();
+    loop {
+        // Checked before each batch: a stream that is always ready would never let a
+        // timer fire.
+        if tokio::time::Instant::now() >= deadline {
+            return expired();
+        }
+        let batch = match tokio::time::timeout_at(deadline, batches.next()).await {
+            Err(_) => return expired(),
+            Ok(None) => return Produced::Done,
+            Ok(Some(Err(e))) => return Produced::Failed(e.into()),
+            Ok(Some(Ok(batch))) => batch,
+        };
+        let batch = match to_wire(&batch, wire) {
+            Ok(b) => b,
+            Err(e) => return Produced::Failed(e),
+        };
+        if let Some(limit) = limits.query_memory
+            && batch.get_array_memory_size() > limit
+        {
+            return Produced::Failed(Error::ResourceExhausted(format!(
+                "a batch of the result holds {} bytes, more than the query's memory limit of \
+                 {limit} bytes (--query-memory-limit)",
+                batch.get_array_memory_size()
+            )));
+        }
+        rows.fetch_add(
+            batch.num_rows() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        let idle_until = limits
+            .idle_timeout
+            .map_or(far, |idle| tokio::time::Instant::now() + idle)
+            .min(deadline);
+        match tokio::time::timeout_at(idle_until, sender.send(Item::Batch(batch))).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => return Produced::Gone,
+            Err(_) if idle_until >= deadline && limits.query_timeout.is_some() => {
+                return expired();
+            }
+            Err(_) => {
+                return Produced::Failed(Error::DeadlineExceeded(format!(
+                    "the client read nothing for {:?} (--idle-timeout): the query was \
+                     stopped and its slot released",
+                    limits.idle_timeout.unwrap_or_default()
+                )));
+            }
+        }
+    }
+}
+
 /// One `result` row saying what a write did.
 fn summary_batch(summary: &str) -> RecordBatch {
     let schema = Arc::new(Schema::new(vec![Field::new(
@@ -681,10 +857,6 @@ fn encode(
             .build(batches)
             .map_err(Status::from),
     )
-}
-
-fn flight_error(e: Error) -> FlightError {
-    FlightError::Tonic(Box::new(Status::from(e)))
 }
 
 fn one_batch(batch: RecordBatch) -> BoxStream<arrow_flight::FlightData> {
@@ -736,18 +908,29 @@ fn one_insert(runs: Vec<LogicalPlan>) -> Result<Vec<LogicalPlan>> {
     Ok(vec![LogicalPlan::Dml(merged)])
 }
 
-fn decode_handle(bytes: &[u8]) -> Result<proto::StatementHandle> {
-    Ok(proto::StatementHandle::decode(bytes)?)
-}
-
-/// The parameter batches of a DoPut.
-async fn read_batches(request: Request<PeekableFlightDataStream>) -> Result<Vec<RecordBatch>> {
+/// The batches of a DoPut (parameters or bulk ingest data), at most `limit` bytes of
+/// them in memory.
+async fn read_batches(
+    request: Request<PeekableFlightDataStream>,
+    limit: Option<usize>,
+) -> Result<Vec<RecordBatch>> {
     let stream = request.into_inner().map_err(FlightError::from);
-    let batches: Vec<RecordBatch> =
-        arrow_flight::decode::FlightRecordBatchStream::new_from_flight_data(stream)
-            .try_collect()
-            .await
-            .map_err(|e| Error::InvalidArgument(format!("reading the uploaded data: {e}")))?;
+    let mut stream = arrow_flight::decode::FlightRecordBatchStream::new_from_flight_data(stream);
+    let (mut batches, mut bytes) = (Vec::new(), 0usize);
+    while let Some(batch) = stream.next().await {
+        let batch =
+            batch.map_err(|e| Error::InvalidArgument(format!("reading the uploaded data: {e}")))?;
+        bytes += batch.get_array_memory_size();
+        if let Some(limit) = limit
+            && bytes > limit
+        {
+            return Err(Error::ResourceExhausted(format!(
+                "the uploaded data holds more than the query's memory limit of {limit} bytes \
+                 (--query-memory-limit): send it in smaller ingests"
+            )));
+        }
+        batches.push(batch);
+    }
     Ok(batches)
 }
 
@@ -801,11 +984,8 @@ impl FlightSqlService for RunlakeFlightSql {
         &self,
         request: Request<Streaming<HandshakeRequest>>,
     ) -> std::result::Result<Response<BoxStream<HandshakeResponse>>, Status> {
-        let principal = match &self.inner.users {
-            None => Principal {
-                user: "local".into(),
-                role: Role::Admin,
-            },
+        let token = match &self.inner.users {
+            None => self.inner.tokens.issue_local(),
             Some(users) => {
                 let value = request
                     .metadata()
@@ -817,16 +997,10 @@ impl FlightSqlService for RunlakeFlightSql {
                         )
                     })?;
                 let (name, password) = status!(parse_basic(value))?;
-                let user = users.verify(&name, &password).ok_or_else(|| {
-                    Status::from(Error::Unauthenticated("wrong user name or password".into()))
-                })?;
-                Principal {
-                    user: user.name.clone(),
-                    role: user.role,
-                }
+                let user = status!(self.sign_in(&request, users, name, password).await)?;
+                self.inner.tokens.issue(&user)
             }
         };
-        let token = self.inner.tokens.issue(&principal);
         let reply = HandshakeResponse {
             protocol_version: 0,
             payload: token.clone().into_bytes().into(),
@@ -845,7 +1019,7 @@ impl FlightSqlService for RunlakeFlightSql {
         query: CommandStatementQuery,
         request: Request<FlightDescriptor>,
     ) -> std::result::Result<Response<FlightInfo>, Status> {
-        let principal = status!(self.principal(request.metadata()))?;
+        let principal = status!(self.caller(&request).await)?;
         let handle = proto::StatementHandle {
             sql: number_placeholders(&query.query),
             ..Default::default()
@@ -857,7 +1031,8 @@ impl FlightSqlService for RunlakeFlightSql {
                 .within_deadline(self.prepare_ticket(&principal, handle))
                 .await
         )?;
-        let info = status!(Self::statement_info(&schema, &handle, request.into_inner()))?;
+        let info =
+            status!(self.statement_info(&principal, &schema, &handle, request.into_inner()))?;
         Ok(Response::new(info))
     }
 
@@ -866,8 +1041,8 @@ impl FlightSqlService for RunlakeFlightSql {
         cmd: CommandPreparedStatementQuery,
         request: Request<FlightDescriptor>,
     ) -> std::result::Result<Response<FlightInfo>, Status> {
-        let principal = status!(self.principal(request.metadata()))?;
-        let handle = status!(decode_handle(&cmd.prepared_statement_handle))?;
+        let principal = status!(self.caller(&request).await)?;
+        let handle = status!(self.open(&principal, &cmd.prepared_statement_handle))?;
         let governor = &self.inner.governor;
         let _slot = status!(governor.slot().await)?;
         let (schema, handle) = status!(
@@ -875,7 +1050,8 @@ impl FlightSqlService for RunlakeFlightSql {
                 .within_deadline(self.prepare_ticket(&principal, handle))
                 .await
         )?;
-        let info = status!(Self::statement_info(&schema, &handle, request.into_inner()))?;
+        let info =
+            status!(self.statement_info(&principal, &schema, &handle, request.into_inner()))?;
         Ok(Response::new(info))
     }
 
@@ -884,8 +1060,8 @@ impl FlightSqlService for RunlakeFlightSql {
         ticket: TicketStatementQuery,
         request: Request<Ticket>,
     ) -> std::result::Result<Response<BoxStream<arrow_flight::FlightData>>, Status> {
-        let principal = status!(self.principal(request.metadata()))?;
-        let handle = status!(decode_handle(&ticket.statement_handle))?;
+        let principal = status!(self.caller(&request).await)?;
+        let handle = status!(self.open(&principal, &ticket.statement_handle))?;
         Ok(Response::new(status!(
             self.stream_ticket(&principal, handle).await
         )?))
@@ -896,8 +1072,8 @@ impl FlightSqlService for RunlakeFlightSql {
         cmd: CommandPreparedStatementQuery,
         request: Request<Ticket>,
     ) -> std::result::Result<Response<BoxStream<arrow_flight::FlightData>>, Status> {
-        let principal = status!(self.principal(request.metadata()))?;
-        let handle = status!(decode_handle(&cmd.prepared_statement_handle))?;
+        let principal = status!(self.caller(&request).await)?;
+        let handle = status!(self.open(&principal, &cmd.prepared_statement_handle))?;
         Ok(Response::new(status!(
             self.stream_ticket(&principal, handle).await
         )?))
@@ -908,12 +1084,12 @@ impl FlightSqlService for RunlakeFlightSql {
         query: ActionCreatePreparedStatementRequest,
         request: Request<Action>,
     ) -> std::result::Result<ActionCreatePreparedStatementResult, Status> {
-        status!(self.principal(request.metadata()))?;
+        let principal = status!(self.caller(&request).await)?;
         let sql = number_placeholders(&query.query);
         let result: Result<ActionCreatePreparedStatementResult> = async {
-            let session = self.session(&HashMap::new()).await?;
-            let plan = self.plan(&session, &sql).await?;
-            let dataset = if Session::write_kind(&plan).is_some() {
+            let session = self.session(&principal, &HashMap::new()).await?;
+            let (plan, effect) = self.plan(&principal, &session, &sql).await?;
+            let dataset = if writes(&effect) {
                 summary_batch("").schema()
             } else {
                 wire_schema(plan.schema().as_arrow())
@@ -923,7 +1099,7 @@ impl FlightSqlService for RunlakeFlightSql {
                 ..Default::default()
             };
             Ok(ActionCreatePreparedStatementResult {
-                prepared_statement_handle: handle.encode_to_vec().into(),
+                prepared_statement_handle: self.seal(&principal, &handle).into(),
                 dataset_schema: schema_bytes(&dataset)?.into(),
                 parameter_schema: schema_bytes(parameter_schema(&plan)?.as_ref())?.into(),
             })
@@ -946,15 +1122,16 @@ impl FlightSqlService for RunlakeFlightSql {
         query: CommandPreparedStatementQuery,
         request: Request<PeekableFlightDataStream>,
     ) -> std::result::Result<DoPutPreparedStatementResult, Status> {
-        status!(self.principal(request.metadata()))?;
-        let mut handle = status!(decode_handle(&query.prepared_statement_handle))?;
-        let batches = status!(read_batches(request).await)?;
+        let principal = status!(self.caller(&request).await)?;
+        let mut handle = status!(self.open(&principal, &query.prepared_statement_handle))?;
+        let batches =
+            status!(read_batches(request, self.inner.governor.limits().query_memory).await)?;
         handle.parameters = match batches.first() {
             Some(first) => status!(ipc_stream(&first.schema(), &batches))?,
             None => Vec::new(),
         };
         Ok(DoPutPreparedStatementResult {
-            prepared_statement_handle: Some(handle.encode_to_vec().into()),
+            prepared_statement_handle: Some(self.seal(&principal, &handle).into()),
         })
     }
 
@@ -963,9 +1140,10 @@ impl FlightSqlService for RunlakeFlightSql {
         query: CommandPreparedStatementUpdate,
         request: Request<PeekableFlightDataStream>,
     ) -> std::result::Result<i64, Status> {
-        let principal = status!(self.principal(request.metadata()))?;
-        let mut handle = status!(decode_handle(&query.prepared_statement_handle))?;
-        let batches = status!(read_batches(request).await)?;
+        let principal = status!(self.caller(&request).await)?;
+        let mut handle = status!(self.open(&principal, &query.prepared_statement_handle))?;
+        let batches =
+            status!(read_batches(request, self.inner.governor.limits().query_memory).await)?;
         if let Some(first) = batches.first() {
             handle.parameters = status!(ipc_stream(&first.schema(), &batches))?;
         }
@@ -977,7 +1155,7 @@ impl FlightSqlService for RunlakeFlightSql {
         cmd: CommandStatementUpdate,
         request: Request<PeekableFlightDataStream>,
     ) -> std::result::Result<i64, Status> {
-        let principal = status!(self.principal(request.metadata()))?;
+        let principal = status!(self.caller(&request).await)?;
         let handle = proto::StatementHandle {
             sql: number_placeholders(&cmd.query),
             ..Default::default()
@@ -990,11 +1168,12 @@ impl FlightSqlService for RunlakeFlightSql {
         cmd: CommandStatementIngest,
         request: Request<PeekableFlightDataStream>,
     ) -> std::result::Result<i64, Status> {
-        let principal = status!(self.principal(request.metadata()))?;
+        let principal = status!(self.caller(&request).await)?;
         principal
             .require(Role::Write, "ingest")
             .map_err(Status::from)?;
-        let batches = status!(read_batches(request).await)?;
+        let batches =
+            status!(read_batches(request, self.inner.governor.limits().query_memory).await)?;
         status!(self.ingest(&principal, cmd, batches).await)
     }
 
@@ -1005,6 +1184,7 @@ impl FlightSqlService for RunlakeFlightSql {
     ) -> std::result::Result<Response<FlightInfo>, Status> {
         let schema = query.into_builder().schema();
         self.metadata_info(request, &schema, query.as_any().encode_to_vec())
+            .await
     }
 
     async fn do_get_catalogs(
@@ -1012,8 +1192,8 @@ impl FlightSqlService for RunlakeFlightSql {
         query: CommandGetCatalogs,
         request: Request<Ticket>,
     ) -> std::result::Result<Response<BoxStream<arrow_flight::FlightData>>, Status> {
-        status!(self.principal(request.metadata()))?;
-        let session = status!(self.session(&HashMap::new()).await)?;
+        let principal = status!(self.caller(&request).await)?;
+        let session = status!(self.session(&principal, &HashMap::new()).await)?;
         let mut builder = query.into_builder();
         let mut names = session.ctx().catalog_names();
         names.sort();
@@ -1031,6 +1211,7 @@ impl FlightSqlService for RunlakeFlightSql {
     ) -> std::result::Result<Response<FlightInfo>, Status> {
         let schema = query.clone().into_builder().schema();
         self.metadata_info(request, &schema, query.as_any().encode_to_vec())
+            .await
     }
 
     async fn do_get_schemas(
@@ -1038,8 +1219,8 @@ impl FlightSqlService for RunlakeFlightSql {
         query: CommandGetDbSchemas,
         request: Request<Ticket>,
     ) -> std::result::Result<Response<BoxStream<arrow_flight::FlightData>>, Status> {
-        status!(self.principal(request.metadata()))?;
-        let session = status!(self.session(&HashMap::new()).await)?;
+        let principal = status!(self.caller(&request).await)?;
+        let session = status!(self.session(&principal, &HashMap::new()).await)?;
         let mut builder = query.into_builder();
         let ctx = session.ctx();
         let mut catalogs = ctx.catalog_names();
@@ -1060,6 +1241,7 @@ impl FlightSqlService for RunlakeFlightSql {
     ) -> std::result::Result<Response<FlightInfo>, Status> {
         let schema = query.clone().into_builder().schema();
         self.metadata_info(request, &schema, query.as_any().encode_to_vec())
+            .await
     }
 
     async fn do_get_tables(
@@ -1067,8 +1249,8 @@ impl FlightSqlService for RunlakeFlightSql {
         query: CommandGetTables,
         request: Request<Ticket>,
     ) -> std::result::Result<Response<BoxStream<arrow_flight::FlightData>>, Status> {
-        status!(self.principal(request.metadata()))?;
-        let session = status!(self.session(&HashMap::new()).await)?;
+        let principal = status!(self.caller(&request).await)?;
+        let session = status!(self.session(&principal, &HashMap::new()).await)?;
         let tables = status!(self.tables(&session).await)?;
         let mut builder = query.into_builder();
         for (catalog, schema, name, kind, provider) in tables {
@@ -1088,6 +1270,7 @@ impl FlightSqlService for RunlakeFlightSql {
     ) -> std::result::Result<Response<FlightInfo>, Status> {
         let schema = query.into_builder().schema();
         self.metadata_info(request, &schema, query.as_any().encode_to_vec())
+            .await
     }
 
     async fn do_get_table_types(
@@ -1095,7 +1278,7 @@ impl FlightSqlService for RunlakeFlightSql {
         query: CommandGetTableTypes,
         request: Request<Ticket>,
     ) -> std::result::Result<Response<BoxStream<arrow_flight::FlightData>>, Status> {
-        status!(self.principal(request.metadata()))?;
+        status!(self.caller(&request).await)?;
         let mut builder = query.into_builder();
         builder.append(BASE_TABLE);
         builder.append(VIEW);
@@ -1110,6 +1293,7 @@ impl FlightSqlService for RunlakeFlightSql {
     ) -> std::result::Result<Response<FlightInfo>, Status> {
         let schema = query.clone().into_builder(&self.inner.sql_info).schema();
         self.metadata_info(request, &schema, query.as_any().encode_to_vec())
+            .await
     }
 
     async fn do_get_sql_info(
@@ -1117,7 +1301,7 @@ impl FlightSqlService for RunlakeFlightSql {
         query: CommandGetSqlInfo,
         request: Request<Ticket>,
     ) -> std::result::Result<Response<BoxStream<arrow_flight::FlightData>>, Status> {
-        status!(self.principal(request.metadata()))?;
+        status!(self.caller(&request).await)?;
         let batch = query
             .into_builder(&self.inner.sql_info)
             .build()
@@ -1132,6 +1316,7 @@ impl FlightSqlService for RunlakeFlightSql {
     ) -> std::result::Result<Response<FlightInfo>, Status> {
         let schema = query.into_builder(&XDBC_TYPES).schema();
         self.metadata_info(request, &schema, query.as_any().encode_to_vec())
+            .await
     }
 
     async fn do_get_xdbc_type_info(
@@ -1139,7 +1324,7 @@ impl FlightSqlService for RunlakeFlightSql {
         query: CommandGetXdbcTypeInfo,
         request: Request<Ticket>,
     ) -> std::result::Result<Response<BoxStream<arrow_flight::FlightData>>, Status> {
-        status!(self.principal(request.metadata()))?;
+        status!(self.caller(&request).await)?;
         let batch = query
             .into_builder(&XDBC_TYPES)
             .build()
@@ -1153,6 +1338,7 @@ impl FlightSqlService for RunlakeFlightSql {
         request: Request<FlightDescriptor>,
     ) -> std::result::Result<Response<FlightInfo>, Status> {
         self.metadata_info(request, &keys_schema(true), query.as_any().encode_to_vec())
+            .await
     }
 
     async fn do_get_primary_keys(
@@ -1160,7 +1346,7 @@ impl FlightSqlService for RunlakeFlightSql {
         _query: CommandGetPrimaryKeys,
         request: Request<Ticket>,
     ) -> std::result::Result<Response<BoxStream<arrow_flight::FlightData>>, Status> {
-        status!(self.principal(request.metadata()))?;
+        status!(self.caller(&request).await)?;
         Ok(Response::new(one_batch(RecordBatch::new_empty(
             keys_schema(true),
         ))))
@@ -1172,6 +1358,7 @@ impl FlightSqlService for RunlakeFlightSql {
         request: Request<FlightDescriptor>,
     ) -> std::result::Result<Response<FlightInfo>, Status> {
         self.metadata_info(request, &keys_schema(false), query.as_any().encode_to_vec())
+            .await
     }
 
     async fn do_get_exported_keys(
@@ -1179,7 +1366,7 @@ impl FlightSqlService for RunlakeFlightSql {
         _query: CommandGetExportedKeys,
         request: Request<Ticket>,
     ) -> std::result::Result<Response<BoxStream<arrow_flight::FlightData>>, Status> {
-        status!(self.principal(request.metadata()))?;
+        status!(self.caller(&request).await)?;
         Ok(Response::new(one_batch(RecordBatch::new_empty(
             keys_schema(false),
         ))))
@@ -1191,6 +1378,7 @@ impl FlightSqlService for RunlakeFlightSql {
         request: Request<FlightDescriptor>,
     ) -> std::result::Result<Response<FlightInfo>, Status> {
         self.metadata_info(request, &keys_schema(false), query.as_any().encode_to_vec())
+            .await
     }
 
     async fn do_get_imported_keys(
@@ -1198,7 +1386,7 @@ impl FlightSqlService for RunlakeFlightSql {
         _query: CommandGetImportedKeys,
         request: Request<Ticket>,
     ) -> std::result::Result<Response<BoxStream<arrow_flight::FlightData>>, Status> {
-        status!(self.principal(request.metadata()))?;
+        status!(self.caller(&request).await)?;
         Ok(Response::new(one_batch(RecordBatch::new_empty(
             keys_schema(false),
         ))))
@@ -1210,6 +1398,7 @@ impl FlightSqlService for RunlakeFlightSql {
         request: Request<FlightDescriptor>,
     ) -> std::result::Result<Response<FlightInfo>, Status> {
         self.metadata_info(request, &keys_schema(false), query.as_any().encode_to_vec())
+            .await
     }
 
     async fn do_get_cross_reference(
@@ -1217,7 +1406,7 @@ impl FlightSqlService for RunlakeFlightSql {
         _query: CommandGetCrossReference,
         request: Request<Ticket>,
     ) -> std::result::Result<Response<BoxStream<arrow_flight::FlightData>>, Status> {
-        status!(self.principal(request.metadata()))?;
+        status!(self.caller(&request).await)?;
         Ok(Response::new(one_batch(RecordBatch::new_empty(
             keys_schema(false),
         ))))
@@ -1227,7 +1416,7 @@ impl FlightSqlService for RunlakeFlightSql {
         &self,
         request: Request<Action>,
     ) -> std::result::Result<Response<<Self as FlightService>::DoActionStream>, Status> {
-        status!(self.principal(request.metadata()))?;
+        status!(self.caller(&request).await)?;
         let action = request.into_inner();
         let body = match action.r#type.as_str() {
             SET_SESSION_OPTIONS => {

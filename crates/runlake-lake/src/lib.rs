@@ -138,25 +138,25 @@ impl Lake {
         self.location.child_url(name)
     }
 
-    /// A secret shared by every process on this lake (e.g. the key that signs the
-    /// server's tokens), kept at `_runlake/NAME`: created from `fresh` by the first caller,
-    /// read back by all the others.
-    pub async fn shared_secret(&self, name: &str, fresh: Vec<u8>) -> Result<Vec<u8>> {
+    /// Removes and returns a secret an earlier version kept in the lake at
+    /// `_runlake/NAME` (the key that signed the server's tokens): whoever can read the
+    /// lake could read it, so it is moved out, never read in place.
+    pub async fn take_secret(&self, name: &str) -> Result<Option<Vec<u8>>> {
         let path = self.location.prefix().join("_runlake").join(name);
-        let put = self
-            .store
-            .put_opts(
-                &path,
-                fresh.clone().into(),
-                object_store::PutOptions::from(object_store::PutMode::Create),
-            )
-            .await;
-        match put {
-            Ok(_) => Ok(fresh),
-            Err(object_store::Error::AlreadyExists { .. }) => {
-                Ok(self.store.get(&path).await?.bytes().await?.to_vec())
-            }
-            Err(e) => Err(e.into()),
+        let bytes = match self.store.get(&path).await {
+            Ok(found) => found.bytes().await?.to_vec(),
+            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        self.store.delete(&path).await?;
+        Ok(Some(bytes))
+    }
+
+    /// The lake's root folder, when the lake is a local folder.
+    pub fn local_root(&self) -> Option<std::path::PathBuf> {
+        match self.location.url().scheme() {
+            "file" => self.location.url().to_file_path().ok(),
+            _ => None,
         }
     }
 

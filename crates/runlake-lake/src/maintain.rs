@@ -32,6 +32,26 @@ pub struct CompactReport {
 }
 
 impl Lake {
+    /// Whether a commit after `version` of table `name` deleted rows (`forget` is the
+    /// lake's one delete): a reader pinned to `version` would see rows the lake no longer
+    /// holds.
+    pub async fn deleted_since(&self, name: &str, version: u64) -> Result<bool> {
+        use futures::TryStreamExt;
+        let Some(table) = self.table(name).await? else {
+            return Ok(false);
+        };
+        let current = table.version().unwrap_or_default();
+        if version >= current {
+            return Ok(false);
+        }
+        let newer = usize::try_from(current - version).unwrap_or(usize::MAX);
+        let commits: Vec<_> = table.history(Some(newer)).try_collect().await?;
+        // The operation name is the Delta protocol's commitInfo field.
+        Ok(commits
+            .iter()
+            .any(|c| c.operation.as_deref() == Some("DELETE")))
+    }
+
     /// Row count, size, file count and schema of table `name`.
     pub async fn info(&self, name: &str) -> Result<TableInfo> {
         let table = self

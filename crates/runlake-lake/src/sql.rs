@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
+use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{DataFusionError, Result, TableReference, plan_err};
 use datafusion::dataframe::DataFrame;
 use datafusion::datasource::file_format::file_compression_type::FileCompressionType;
@@ -140,20 +141,21 @@ impl Session {
         state.statement_to_plan(statement).await
     }
 
-    /// What a plan would write, if anything: `None` for a query, else the statement kind
-    /// (`"CREATE TABLE"`, `"INSERT"`, `"DROP TABLE"`, ...).
-    pub fn write_kind(plan: &LogicalPlan) -> Option<&'static str> {
-        write_kind(plan)
-    }
-
-    /// Runs a planned statement: writes act on the lake and persist; queries come back
-    /// as a DataFrame to stream; other catalog changes are refused.
+    /// Runs a planned statement: writes act on the lake and persist; queries (and, for
+    /// the local user, `SET` and `COPY ... TO`) come back as a DataFrame to stream;
+    /// what the lake does not support is refused. Callers that serve other users check
+    /// [`Effect::of`] first.
     pub async fn execute(&self, plan: LogicalPlan) -> Result<Outcome> {
-        if let Some((summary, rows)) = self.write(plan.clone()).await? {
-            return Ok(Outcome::Written { summary, rows });
+        match Effect::of(&plan) {
+            Effect::Unsupported(why) => Err(DataFusionError::Plan(why)),
+            Effect::Write(_) | Effect::Drop(_) => {
+                let (summary, rows) = self.write(plan).await?;
+                Ok(Outcome::Written { summary, rows })
+            }
+            Effect::Read | Effect::Set(_) | Effect::Export => {
+                Ok(Outcome::Query(self.ctx.execute_logical_plan(plan).await?))
+            }
         }
-        refuse_writes(&plan)?;
-        Ok(Outcome::Query(self.ctx.execute_logical_plan(plan).await?))
     }
 
     /// Plans and runs one statement.
@@ -163,9 +165,9 @@ impl Session {
     }
 
     /// Runs a statement that writes to the lake: `CREATE TABLE [AS]`, `INSERT INTO` a lake
-    /// table, `DROP TABLE`, `CREATE [OR REPLACE] VIEW`, `DROP VIEW`. Returns what it did,
-    /// or `None` for any other statement.
-    async fn write(&self, plan: LogicalPlan) -> Result<Option<(String, Option<u64>)>> {
+    /// table, `DROP TABLE`, `CREATE [OR REPLACE] VIEW`, `DROP VIEW`. Returns what it did
+    /// and the rows it wrote.
+    async fn write(&self, plan: LogicalPlan) -> Result<(String, Option<u64>)> {
         match plan {
             LogicalPlan::Ddl(DdlStatement::CreateView(ref create)) if !create.temporary => {
                 let name = lake_table_name(&create.name)?;
@@ -181,7 +183,7 @@ impl Session {
                     .save_view(&name, Some(&statement))
                     .await
                     .map_err(lake_error)?;
-                Ok(Some((format!("created view {name}"), None)))
+                Ok((format!("created view {name}"), None))
             }
             LogicalPlan::Ddl(DdlStatement::DropView(ref drop)) => {
                 let name = lake_table_name(&drop.name)?;
@@ -199,7 +201,7 @@ impl Session {
                 ))?;
                 if !persisted && !live {
                     return if drop.if_exists {
-                        Ok(Some((format!("no view {name}"), None)))
+                        Ok((format!("no view {name}"), None))
                     } else {
                         plan_err!("DROP VIEW {name}: no such view")
                     };
@@ -210,13 +212,13 @@ impl Session {
                 if persisted {
                     self.lake.save_view(&name, None).await.map_err(lake_error)?;
                 }
-                Ok(Some((format!("dropped view {name}"), None)))
+                Ok((format!("dropped view {name}"), None))
             }
             LogicalPlan::Ddl(DdlStatement::CreateMemoryTable(create)) => {
                 let name = lake_table_name(&create.name)?;
                 if self.lake.table(&name).await.map_err(lake_error)?.is_some() {
                     if create.if_not_exists {
-                        return Ok(Some((format!("table {name} exists"), Some(0))));
+                        return Ok((format!("table {name} exists"), Some(0)));
                     }
                     if !create.or_replace {
                         return plan_err!(
@@ -227,10 +229,10 @@ impl Session {
                 }
                 let input = LogicalPlan::clone(&create.input);
                 let rows = self.append(&name, input, "create").await?;
-                Ok(Some((
+                Ok((
                     format!("created table {name} with {rows} rows"),
                     Some(rows as u64),
-                )))
+                ))
             }
             LogicalPlan::Dml(dml) if matches!(dml.op, WriteOp::Insert(_)) => {
                 let name = lake_table_name(&dml.table_name)?;
@@ -240,10 +242,10 @@ impl Session {
                 let rows = self
                     .append(&name, LogicalPlan::clone(&dml.input), "insert")
                     .await?;
-                Ok(Some((
+                Ok((
                     format!("inserted {rows} rows into {name}"),
                     Some(rows as u64),
-                )))
+                ))
             }
             LogicalPlan::Ddl(DdlStatement::DropTable(drop)) => {
                 let name = lake_table_name(&drop.name)?;
@@ -254,23 +256,39 @@ impl Session {
                             crate::SCHEMA,
                             name.clone(),
                         ));
-                        Ok(Some((format!("dropped table {name}"), None)))
+                        Ok((format!("dropped table {name}"), None))
                     }
                     Err(crate::Error::TableNotFound(_)) if drop.if_exists => {
-                        Ok(Some((format!("no table {name}"), None)))
+                        Ok((format!("no table {name}"), None))
                     }
                     Err(e) => Err(lake_error(e)),
                 }
             }
-            _ => Ok(None),
+            other => Err(DataFusionError::Internal(format!(
+                "not a statement the lake writes: {}",
+                other.display()
+            ))),
         }
     }
 
-    /// Runs `input` and appends its rows to lake table `name` in one commit.
+    /// Runs `input` and appends its rows to lake table `name` in one commit. The rows
+    /// are held until the commit, and count against the session's memory pool (a
+    /// server's per-query limit) while they are.
     async fn append(&self, name: &str, input: LogicalPlan, what: &str) -> Result<usize> {
+        use datafusion::execution::memory_pool::MemoryConsumer;
+        use futures::StreamExt;
         let df = self.ctx.execute_logical_plan(input).await?;
         let schema = Arc::new(df.schema().as_arrow().clone());
-        let batches = df.collect().await?;
+        let reservation = MemoryConsumer::new(format!("{what} into {name}"))
+            .register(&self.ctx.runtime_env().memory_pool);
+        let mut stream = df.execute_stream().await?;
+        let mut batches = Vec::new();
+        while let Some(batch) = stream.next().await {
+            let batch = batch?;
+            reservation.try_grow(batch.get_array_memory_size())?;
+            batches.push(batch);
+        }
+        drop(stream);
         let rows = batches.iter().map(|b| b.num_rows()).sum();
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -416,47 +434,134 @@ fn starts_with_bracket(path: &str) -> Result<bool> {
         .is_some_and(|&b| b == b'['))
 }
 
-/// The kind of change a plan makes to the catalog or the data, if any.
-fn write_kind(plan: &LogicalPlan) -> Option<&'static str> {
-    match plan {
-        LogicalPlan::Ddl(ddl) => match ddl {
-            DdlStatement::CreateMemoryTable(_) => Some("CREATE TABLE"),
-            DdlStatement::CreateExternalTable(_) => Some("CREATE EXTERNAL TABLE"),
-            DdlStatement::CreateView(v) if !v.temporary => Some("CREATE VIEW"),
-            DdlStatement::CreateView(_) => Some("CREATE TEMPORARY VIEW"),
-            DdlStatement::CreateCatalog(_) | DdlStatement::CreateCatalogSchema(_) => {
-                Some("CREATE SCHEMA")
-            }
-            DdlStatement::DropTable(_) => Some("DROP TABLE"),
-            DdlStatement::DropView(_) => Some("DROP VIEW"),
-            DdlStatement::DropCatalogSchema(_) => Some("DROP SCHEMA"),
-            DdlStatement::CreateFunction(_) => Some("CREATE FUNCTION"),
-            DdlStatement::DropFunction(_) => Some("DROP FUNCTION"),
-            DdlStatement::CreateIndex(_) => Some("CREATE INDEX"),
-        },
-        LogicalPlan::Dml(dml) => match dml.op {
-            WriteOp::Insert(_) => Some("INSERT"),
-            WriteOp::Delete => Some("DELETE"),
-            WriteOp::Update => Some("UPDATE"),
-            WriteOp::Ctas => Some("CREATE TABLE AS"),
-            WriteOp::Truncate => Some("TRUNCATE"),
-            WriteOp::MergeInto(_) => Some("MERGE"),
-            _ => Some("this statement"),
-        },
-        _ => None,
-    }
+/// What a planned statement does, read from its logical plan (never from its text).
+/// Every entry point (the shell, reports, each Flight SQL call) asks this before it runs
+/// a statement, and the server's role check is a function of it alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Reads only: a query, `EXPLAIN` without `ANALYZE`, `DESCRIBE`, a temporary view
+    /// (it lasts for the session).
+    Read,
+    /// Adds to the lake: `CREATE TABLE [AS]`, `INSERT INTO`, `CREATE VIEW`.
+    Write(&'static str),
+    /// Removes from the lake: `DROP TABLE`, `DROP VIEW`, and the `CREATE OR REPLACE`
+    /// forms, which drop what they replace.
+    Drop(&'static str),
+    /// Sets (or resets) a session option.
+    Set(String),
+    /// Writes files outside the lake: `COPY ... TO`.
+    Export,
+    /// Not something the lake does; the reason says why and what to do instead.
+    Unsupported(String),
 }
 
-/// Refuses statements that would create, change or drop tables: they need the lake to
-/// persist, and a table that silently vanishes when the command exits is worse than a
-/// clear error. (The writes the lake persists never reach this check.)
-fn refuse_writes(plan: &LogicalPlan) -> Result<()> {
-    match write_kind(plan) {
-        None | Some("CREATE TEMPORARY VIEW") => Ok(()),
-        Some(what) => Err(DataFusionError::Plan(format!(
-            "{what} is not supported on the lake yet: it would change only this session's \
-             in-memory catalog and be silently lost when the command exits. The lake \
-             persists CREATE TABLE [AS], INSERT INTO, CREATE VIEW and DROP TABLE / VIEW"
-        ))),
+impl Effect {
+    /// What `plan` does. A plan that hides a write anywhere below its root (`EXPLAIN
+    /// ANALYZE INSERT`, which would run the insert outside the lake's commit path, a
+    /// `PREPARE` of a write) is `Unsupported`.
+    pub fn of(plan: &LogicalPlan) -> Effect {
+        use datafusion::logical_expr::dml::InsertOp;
+        use datafusion::logical_expr::{Statement as Stmt, WriteOp::*};
+        let unsupported = |what: &str| {
+            Effect::Unsupported(format!(
+                "{what} is not supported on the lake. The lake persists CREATE TABLE [AS], \
+                 INSERT INTO, CREATE VIEW and DROP TABLE / VIEW"
+            ))
+        };
+        match plan {
+            LogicalPlan::Ddl(ddl) => match ddl {
+                DdlStatement::CreateMemoryTable(c) if c.or_replace => {
+                    Effect::Drop("CREATE OR REPLACE TABLE")
+                }
+                DdlStatement::CreateMemoryTable(_) => Effect::Write("CREATE TABLE"),
+                DdlStatement::CreateView(v) if v.temporary => Effect::Read,
+                DdlStatement::CreateView(v) if v.or_replace => {
+                    Effect::Drop("CREATE OR REPLACE VIEW")
+                }
+                DdlStatement::CreateView(_) => Effect::Write("CREATE VIEW"),
+                DdlStatement::DropTable(_) => Effect::Drop("DROP TABLE"),
+                DdlStatement::DropView(_) => Effect::Drop("DROP VIEW"),
+                DdlStatement::CreateExternalTable(_) => Effect::Unsupported(
+                    "CREATE EXTERNAL TABLE is not supported: the lake reads only its own \
+                     tables (ingest a file with `runlake ingest`, or name it in a query \
+                     in `runlake sql`)"
+                        .into(),
+                ),
+                DdlStatement::CreateCatalog(_) | DdlStatement::CreateCatalogSchema(_) => {
+                    unsupported("CREATE SCHEMA")
+                }
+                DdlStatement::DropCatalogSchema(_) => unsupported("DROP SCHEMA"),
+                DdlStatement::CreateFunction(_) => unsupported("CREATE FUNCTION"),
+                DdlStatement::DropFunction(_) => unsupported("DROP FUNCTION"),
+                DdlStatement::CreateIndex(_) => unsupported("CREATE INDEX"),
+            },
+            LogicalPlan::Dml(dml) => match &dml.op {
+                Insert(InsertOp::Append) => Effect::Write("INSERT"),
+                Insert(InsertOp::Overwrite) => unsupported("INSERT OVERWRITE"),
+                Insert(InsertOp::Replace) => unsupported("REPLACE INTO"),
+                Delete => unsupported("DELETE (use `runlake forget SOURCE`)"),
+                Update => unsupported("UPDATE"),
+                Ctas => unsupported("a DataFrame's CREATE TABLE AS"),
+                Truncate => unsupported("TRUNCATE"),
+                other => unsupported(other.name()),
+            },
+            LogicalPlan::Copy(_) => Effect::Export,
+            LogicalPlan::Statement(statement) => match statement {
+                Stmt::SetVariable(set) => Effect::Set(set.variable.to_ascii_lowercase()),
+                Stmt::ResetVariable(reset) => Effect::Set(reset.variable.to_ascii_lowercase()),
+                Stmt::Prepare(prepare) => match Effect::of(&prepare.input) {
+                    Effect::Read => Effect::Read,
+                    _ => unsupported("PREPARE of a statement that is not a query"),
+                },
+                // Only queries can be prepared (above), so executing one reads.
+                Stmt::Execute(_) | Stmt::Deallocate(_) => Effect::Read,
+                Stmt::TransactionStart(_) | Stmt::TransactionEnd(_) => Effect::Unsupported(
+                    "transactions are not supported: each statement is one atomic commit".into(),
+                ),
+            },
+            // EXPLAIN only plans its statement; EXPLAIN ANALYZE runs it.
+            LogicalPlan::Explain(_) => Effect::Read,
+            LogicalPlan::Analyze(analyze) => match Effect::of(&analyze.input) {
+                Effect::Read => Effect::Read,
+                _ => Effect::Unsupported(
+                    "EXPLAIN ANALYZE of a statement that writes is not supported: it would \
+                     run the write outside the lake's commit path. Run the statement itself"
+                        .into(),
+                ),
+            },
+            query => {
+                // A query's nodes, subqueries included, only read.
+                let mut nested = None;
+                let _ = query.apply_with_subqueries(|node| {
+                    if matches!(
+                        node,
+                        LogicalPlan::Dml(_)
+                            | LogicalPlan::Ddl(_)
+                            | LogicalPlan::Copy(_)
+                            | LogicalPlan::Statement(_)
+                            | LogicalPlan::Analyze(_)
+                    ) {
+                        nested = Some(Effect::of(node));
+                        return Ok(TreeNodeRecursion::Stop);
+                    }
+                    Ok(TreeNodeRecursion::Continue)
+                });
+                match nested {
+                    None | Some(Effect::Read) => Effect::Read,
+                    Some(_) => unsupported("a statement that writes inside a query"),
+                }
+            }
+        }
+    }
+
+    /// The statement kind in words, for messages (`None` for a read).
+    pub fn what(&self) -> Option<String> {
+        match self {
+            Effect::Read => None,
+            Effect::Write(w) | Effect::Drop(w) => Some((*w).to_string()),
+            Effect::Set(name) => Some(format!("SET {name}")),
+            Effect::Export => Some("COPY ... TO".to_string()),
+            Effect::Unsupported(_) => Some("this statement".to_string()),
+        }
     }
 }
