@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use runlake_ingest::{Format, Options, Source};
+use runlake_ingest::{Format, InputLimits, Options, Source};
 use runlake_lake::{IngestOptions, IngestReport, Lake};
 
 use crate::output::{self, Format as OutputFormat};
@@ -44,6 +44,13 @@ pub struct IngestArgs {
     /// Offset of times written without a zone (vLLM's `date`), e.g. +08:00; default UTC.
     #[arg(long, default_value = "UTC")]
     timezone: String,
+    /// The most a file may hold after decompression, e.g. 512MiB or 8GiB: a larger one
+    /// (or a decompression bomb) is refused once it is read that far.
+    #[arg(long, value_name = "SIZE", default_value = "4GiB", value_parser = crate::server::parse_size)]
+    max_input_size: usize,
+    /// The longest line a text file may have (a JSON document on one line is one line).
+    #[arg(long, value_name = "SIZE", default_value = "256MiB", value_parser = crate::server::parse_size)]
+    max_line_size: usize,
 }
 
 pub async fn ingest(lake: &Lake, args: IngestArgs) -> Result<ExitCode, String> {
@@ -80,6 +87,10 @@ pub async fn ingest(lake: &Lake, args: IngestArgs) -> Result<ExitCode, String> {
         force: args.force,
         dry_run: args.dry_run,
     };
+    let limits = InputLimits {
+        max_bytes: args.max_input_size as u64,
+        max_line_bytes: args.max_line_size as u64,
+    };
     let inputs = expand(&args.paths)?;
     let (mut failed, mut done) = (0usize, 0usize);
     let total = inputs.len();
@@ -93,9 +104,9 @@ pub async fn ingest(lake: &Lake, args: IngestArgs) -> Result<ExitCode, String> {
             status.next_file(n, &input.display().to_string());
         }
         let source = if input.as_os_str() == "-" {
-            Source::from_stdin()
+            Source::from_stdin(&limits)
         } else {
-            Source::from_path(input)
+            Source::from_path(input, &limits)
         };
         let result = match source {
             Ok(source) => lake
@@ -581,7 +592,8 @@ pub async fn demo(lake: &Lake) -> Result<ExitCode, String> {
     );
     for (name, table, bytes) in DEMO_FILES {
         let source =
-            Source::from_bytes((*name).to_string(), bytes.to_vec()).map_err(|e| e.to_string())?;
+            Source::from_bytes((*name).to_string(), bytes.to_vec(), &InputLimits::default())
+                .map_err(|e| e.to_string())?;
         let options = IngestOptions {
             read: Options {
                 table: table.map(str::to_string),

@@ -783,9 +783,14 @@ fn a_large_csv_read_in_pieces_keeps_every_row_and_its_line() {
     std::fs::write(dir.path().join("big.csv"), &text).unwrap();
     // A file this large is hashed while it is read: same bytes, same SHA-256 as hashing
     // the whole content at once.
-    let read = runlake_ingest::Source::from_path(&dir.path().join("big.csv")).unwrap();
+    let read = runlake_ingest::Source::from_path(&dir.path().join("big.csv"), &Default::default())
+        .unwrap();
     assert!(read.bytes == text.as_bytes());
-    let whole = runlake_ingest::Source::from_bytes("big.csv".into(), text.clone().into_bytes());
+    let whole = runlake_ingest::Source::from_bytes(
+        "big.csv".into(),
+        text.clone().into_bytes(),
+        &Default::default(),
+    );
     assert_eq!(read.sha256, whole.unwrap().sha256);
     ok(dir.path(), &["ingest", "big.csv"]);
     assert_eq!(

@@ -4,6 +4,7 @@ mod ingest;
 mod lake;
 mod replay;
 mod report;
+mod security;
 mod serve;
 
 use std::io::Write;

@@ -684,44 +684,45 @@ impl SignInLimiter {
         }
     }
 
-    fn level(&self, peer: IpAddr, now: Instant) -> f64 {
-        let Ok(mut peers) = self.peers.lock() else {
-            return 0.0;
-        };
+    /// Takes one attempt from `peer`'s bucket before its password is checked (so that
+    /// parallel guesses cannot all pass before any has failed), or fails with
+    /// `RESOURCE_EXHAUSTED` while the bucket is empty.
+    pub fn acquire(&self, peer: Option<IpAddr>) -> Result<()> {
+        let Some(peer) = peer else { return Ok(()) };
+        let now = Instant::now();
+        let mut peers = self
+            .peers
+            .lock()
+            .map_err(|_| Error::Internal("the sign-in limiter is poisoned".into()))?;
+        // Bounded: forget peers whose buckets are full again.
+        if peers.len() > 100_000 {
+            let (burst, refill) = (self.burst, self.refill.as_secs_f64());
+            peers.retain(|_, (left, at)| {
+                *left + now.saturating_duration_since(*at).as_secs_f64() / refill < burst
+            });
+        }
         let (left, at) = peers.entry(peer).or_insert((self.burst, now));
         let refilled =
             now.saturating_duration_since(*at).as_secs_f64() / self.refill.as_secs_f64().max(1e-9);
         *left = (*left + refilled).min(self.burst);
         *at = now;
-        *left
-    }
-
-    /// Fails with `RESOURCE_EXHAUSTED` while `peer` has no failures left.
-    pub fn check(&self, peer: Option<IpAddr>) -> Result<()> {
-        let Some(peer) = peer else { return Ok(()) };
-        if self.level(peer, Instant::now()) < 1.0 {
+        if *left < 1.0 {
             return Err(Error::ResourceExhausted(format!(
                 "too many failed sign-ins from {peer}: wait {:?} and try again",
                 self.refill
             )));
         }
+        *left -= 1.0;
         Ok(())
     }
 
-    /// Counts one failed sign-in of `peer`.
-    pub fn failed(&self, peer: Option<IpAddr>) {
+    /// Gives back the attempt of a sign-in that succeeded.
+    pub fn succeeded(&self, peer: Option<IpAddr>) {
         let Some(peer) = peer else { return };
-        let now = Instant::now();
-        self.level(peer, now);
-        if let Ok(mut peers) = self.peers.lock() {
-            if let Some((left, _)) = peers.get_mut(&peer) {
-                *left = (*left - 1.0).max(0.0);
-            }
-            // Bounded: forget peers whose buckets are full again.
-            if peers.len() > 100_000 {
-                let burst = self.burst;
-                peers.retain(|_, (left, _)| *left < burst);
-            }
+        if let Ok(mut peers) = self.peers.lock()
+            && let Some((left, _)) = peers.get_mut(&peer)
+        {
+            *left = (*left + 1.0).min(self.burst);
         }
     }
 }

@@ -121,7 +121,12 @@ fn datafusion_status(e: &DataFusionError, message: String) -> Status {
                 Status::invalid_argument(message)
             }
         }
-        DataFusionError::ResourcesExhausted(_) => Status::resource_exhausted(message),
+        DataFusionError::ResourcesExhausted(_) => {
+            // DataFusion's operators word their own refusals; say which limits bound them.
+            Status::resource_exhausted(format!(
+                "{message} (the server's limits: --query-memory-limit per query, --memory-limit in all)"
+            ))
+        }
         DataFusionError::External(inner) => {
             if let Some(lake) = inner.downcast_ref::<runlake_lake::Error>() {
                 return match lake {

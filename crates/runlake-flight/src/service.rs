@@ -167,15 +167,18 @@ impl RunlakeFlightSql {
         password: String,
     ) -> Result<User> {
         let peer = request.remote_addr().map(|a| a.ip());
-        self.inner.sign_ins.check(peer)?;
+        self.inner.sign_ins.acquire(peer)?;
         let users = users.current()?;
         let found = tokio::task::spawn_blocking(move || users.verify(&name, &password).cloned())
             .await
             .map_err(|e| Error::Internal(format!("checking a password: {e}")))?;
-        found.ok_or_else(|| {
-            self.inner.sign_ins.failed(peer);
-            Error::Unauthenticated("wrong user name or password".into())
-        })
+        match found {
+            Some(user) => {
+                self.inner.sign_ins.succeeded(peer);
+                Ok(user)
+            }
+            None => Err(Error::Unauthenticated("wrong user name or password".into())),
+        }
     }
 
     /// A session on the lake (tables pinned to `pins`), with its own share of the
@@ -403,8 +406,9 @@ impl RunlakeFlightSql {
             let end = produce(streams, &wire, &limits, started, &tracker, &sender).await;
             match end {
                 Produced::Done => {
-                    let _ = sender.send(Item::Done).await;
                     tracker.finish(None);
+                    let idle = limits.idle_timeout.unwrap_or(std::time::Duration::MAX);
+                    let _ = tokio::time::timeout(idle, sender.send(Item::Done)).await;
                 }
                 // The client went away: the tracker records a cancelled query.
                 Produced::Gone => drop(tracker),
@@ -412,7 +416,11 @@ impl RunlakeFlightSql {
                     tracker.finish(Some(e.to_string()));
                     // A client that is not reading may never see this; the stream then
                     // ends without its final mark, which the response reports as an error.
-                    let _ = sender.try_send(Item::Failed(Status::from(e)));
+                    let wait = limits
+                        .idle_timeout
+                        .unwrap_or(std::time::Duration::from_secs(10));
+                    let _ = tokio::time::timeout(wait, sender.send(Item::Failed(Status::from(e))))
+                        .await;
                 }
             }
         });
@@ -603,8 +611,14 @@ impl RunlakeFlightSql {
             writer.finish()?;
         }
         let source =
-            runlake_ingest::Source::from_bytes(format!("flight:{}", principal.user), bytes)
-                .map_err(|e| Error::InvalidArgument(e.to_string()))?;
+            runlake_ingest::Source::from_bytes(format!("flight:{}", principal.user), bytes, &{
+                let mut limits = runlake_ingest::InputLimits::default();
+                if let Some(query) = self.inner.governor.limits().query_memory {
+                    limits.max_bytes = limits.max_bytes.min(query as u64);
+                }
+                limits
+            })
+            .map_err(|e| Error::InvalidArgument(e.to_string()))?;
         let options = IngestOptions {
             read: runlake_ingest::Options {
                 format: Some(runlake_ingest::Format::Arrow),

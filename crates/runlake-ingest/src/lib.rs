@@ -25,7 +25,7 @@ pub use crate::columns::TextColumns;
 pub use crate::detect::detect;
 pub use crate::error::{Error, Result};
 pub use crate::progress::Progress;
-pub use crate::source::Source;
+pub use crate::source::{InputLimits, Source};
 pub use crate::table::{Kind, TableRows};
 use crate::value::Cell;
 

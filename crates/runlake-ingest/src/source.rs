@@ -1,5 +1,11 @@
 //! A source: the decompressed bytes of one file (or standard input), its name as given,
 //! and the SHA-256 of those bytes (what makes re-ingesting the same content a no-op).
+//!
+//! Reading is bounded by [`InputLimits`]: compressed content is decompressed in chunks and
+//! refused as soon as it grows past `max_bytes` (a decompression bomb ends after at most
+//! that much memory), and text is refused at the first NUL byte or at the first line
+//! longer than `max_line_bytes`, naming the line. Binary formats (Parquet, Arrow IPC)
+//! are recognised by their magic bytes and exempt from the text checks.
 
 use std::io::{Read, Seek};
 use std::path::Path;
@@ -7,6 +13,25 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 use crate::{Error, Result};
+
+/// The bounds of reading one input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InputLimits {
+    /// The most bytes an input may hold, after decompression.
+    pub max_bytes: u64,
+    /// The longest line of a text input, in bytes (a JSON document written on one line
+    /// is one line).
+    pub max_line_bytes: u64,
+}
+
+impl Default for InputLimits {
+    fn default() -> Self {
+        Self {
+            max_bytes: 4 << 30,
+            max_line_bytes: 256 << 20,
+        }
+    }
+}
 
 /// One input, read whole and decompressed.
 #[derive(Debug, Clone)]
@@ -20,7 +45,7 @@ pub struct Source {
 
 impl Source {
     /// Reads `path`; gzip and zstd content is decompressed whatever the file is called.
-    pub fn from_path(path: &Path) -> Result<Self> {
+    pub fn from_path(path: &Path, limits: &InputLimits) -> Result<Self> {
         let name = path.display().to_string();
         let failed = |e: std::io::Error| Error::Read {
             source_name: name.clone(),
@@ -35,10 +60,20 @@ impl Source {
             && read_at_most(&file, &mut magic, 0).map_err(failed)? == magic.len()
             && !is_compressed(&magic);
         if !plain {
+            if meta.is_file() && meta.len() > limits.max_bytes {
+                return Err(too_large(&name, limits));
+            }
             let raw = std::fs::read(path).map_err(failed)?;
-            return Self::from_bytes(name, raw);
+            return Self::from_bytes(name, raw, limits);
+        }
+        if meta.len() > limits.max_bytes {
+            return Err(too_large(&name, limits));
         }
         let (bytes, sha256) = read_hashing(&file, len).map_err(failed)?;
+        if bytes.len() as u64 > limits.max_bytes {
+            return Err(too_large(&name, limits));
+        }
+        check_text(&name, &bytes, 1, 0, limits)?;
         Ok(Self {
             name,
             bytes,
@@ -46,21 +81,25 @@ impl Source {
         })
     }
 
-    /// Reads standard input to its end.
-    pub fn from_stdin() -> Result<Self> {
+    /// Reads standard input to its end (at most `max_bytes` of it).
+    pub fn from_stdin(limits: &InputLimits) -> Result<Self> {
         let mut raw = Vec::new();
         std::io::stdin()
+            .take(limits.max_bytes.saturating_add(1))
             .read_to_end(&mut raw)
             .map_err(|e| Error::Read {
                 source_name: "-".into(),
                 message: format!("cannot read standard input: {e}"),
             })?;
-        Self::from_bytes("-".into(), raw)
+        Self::from_bytes("-".into(), raw, limits)
     }
 
     /// A source from bytes in memory (decompressed if they are gzip or zstd).
-    pub fn from_bytes(name: String, raw: Vec<u8>) -> Result<Self> {
-        let bytes = decompress(&name, raw)?;
+    pub fn from_bytes(name: String, raw: Vec<u8>, limits: &InputLimits) -> Result<Self> {
+        if raw.len() as u64 > limits.max_bytes {
+            return Err(too_large(&name, limits));
+        }
+        let bytes = decompress(&name, raw, limits)?;
         let sha256 = hex::encode(Sha256::digest(&bytes));
         Ok(Self {
             name,
@@ -161,20 +200,113 @@ fn read_hashing(file: &std::fs::File, len: usize) -> std::io::Result<(Vec<u8>, S
     Ok((bytes, hex::encode(hasher.finalize())))
 }
 
-fn decompress(name: &str, raw: Vec<u8>) -> Result<Vec<u8>> {
+fn too_large(name: &str, limits: &InputLimits) -> Error {
+    Error::Read {
+        source_name: name.to_string(),
+        message: format!(
+            "the input holds more than {} bytes (after decompression; raise the limit with \
+             --max-input-size)",
+            limits.max_bytes
+        ),
+    }
+}
+
+/// Whether content starting with `head` is a binary format (Parquet, Arrow IPC), which
+/// the text checks leave alone.
+fn is_binary(head: &[u8]) -> bool {
+    head.starts_with(b"PAR1") || head.starts_with(b"ARROW1")
+}
+
+/// Checks `chunk` of a text input (unless the input is binary): no NUL byte, no line
+/// longer than the limit. `line` is the line number the chunk starts on and `run` the
+/// length of that line before the chunk; returns them for the next chunk.
+fn check_text(
+    name: &str,
+    chunk: &[u8],
+    line: u64,
+    run: u64,
+    limits: &InputLimits,
+) -> Result<(u64, u64)> {
+    let (mut line, mut run) = (line, run);
+    let refuse = |line: u64, what: String| Error::Format {
+        source_name: name.to_string(),
+        message: format!("line {line}: {what}"),
+    };
+    if let Some(at) = memchr::memchr(0, chunk) {
+        let before = &chunk[..at];
+        let breaks = memchr::memchr_iter(b'\n', before).count() as u64;
+        let column = match memchr::memrchr(b'\n', before) {
+            Some(nl) => (at - nl) as u64,
+            None => run + at as u64 + 1,
+        };
+        return Err(refuse(
+            line + breaks,
+            format!("column {column}: a NUL byte: this is not a text file"),
+        ));
+    }
+    let mut start = 0usize;
+    for nl in memchr::memchr_iter(b'\n', chunk) {
+        if run + (nl - start) as u64 > limits.max_line_bytes {
+            return Err(refuse(line, line_too_long(limits)));
+        }
+        line += 1;
+        run = 0;
+        start = nl + 1;
+    }
+    run += (chunk.len() - start) as u64;
+    if run > limits.max_line_bytes {
+        return Err(refuse(line, line_too_long(limits)));
+    }
+    Ok((line, run))
+}
+
+fn line_too_long(limits: &InputLimits) -> String {
+    format!(
+        "the line is longer than {} bytes (raise the limit with --max-line-size)",
+        limits.max_line_bytes
+    )
+}
+
+/// Decompresses gzip or zstd content chunk by chunk, checking each chunk as text (see
+/// [`check_text`]) and stopping past `max_bytes`; other content is checked as it is.
+fn decompress(name: &str, raw: Vec<u8>, limits: &InputLimits) -> Result<Vec<u8>> {
     let failed = |kind: &str, e: std::io::Error| Error::Read {
         source_name: name.to_string(),
         message: format!("cannot decompress the {kind} content: {e}"),
     };
-    if raw.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::with_capacity(raw.len() * 4);
-        flate2::read::MultiGzDecoder::new(&raw[..])
-            .read_to_end(&mut out)
-            .map_err(|e| failed("gzip", e))?;
-        Ok(out)
+    let (kind, mut reader): (&str, Box<dyn Read + '_>) = if raw.starts_with(&[0x1f, 0x8b]) {
+        (
+            "gzip",
+            Box::new(flate2::read::MultiGzDecoder::new(&raw[..])),
+        )
     } else if raw.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        zstd::stream::decode_all(&raw[..]).map_err(|e| failed("zstd", e))
+        let decoder = zstd::stream::read::Decoder::new(&raw[..]).map_err(|e| failed("zstd", e))?;
+        ("zstd", Box::new(decoder))
     } else {
-        Ok(raw)
+        if !is_binary(&raw) {
+            check_text(name, &raw, 1, 0, limits)?;
+        }
+        return Ok(raw);
+    };
+    let mut out: Vec<u8> = Vec::with_capacity(raw.len().saturating_mul(4).min(64 << 20));
+    let mut chunk = vec![0u8; 1 << 20];
+    let (mut line, mut run, mut binary) = (1u64, 0u64, None);
+    loop {
+        let n = match reader.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(failed(kind, e)),
+        };
+        if out.len() as u64 + n as u64 > limits.max_bytes {
+            return Err(too_large(name, limits));
+        }
+        let start = out.len();
+        out.extend_from_slice(&chunk[..n]);
+        let binary = *binary.get_or_insert_with(|| is_binary(&out));
+        if !binary {
+            (line, run) = check_text(name, &out[start..], line, run, limits)?;
+        }
     }
+    Ok(out)
 }

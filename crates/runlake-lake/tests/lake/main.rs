@@ -444,7 +444,12 @@ fn progress_counts_each_row_once_when_a_split_csv_is_read_again_in_one_go() {
     }
     text.push_str("1,2,3,4\n");
     assert!(text.len() > 8 << 20, "several pieces");
-    let source = runlake_ingest::Source::from_bytes("big.csv".into(), text.into_bytes()).unwrap();
+    let source = runlake_ingest::Source::from_bytes(
+        "big.csv".into(),
+        text.into_bytes(),
+        &Default::default(),
+    )
+    .unwrap();
     let progress = runlake_ingest::Progress::default();
     let options = runlake_ingest::Options {
         progress: Some(progress.clone()),

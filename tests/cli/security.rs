@@ -1,0 +1,472 @@
+//! `runlake serve` tried as an attacker would, from outside: a read-only user over ADBC
+//! and raw `pyarrow.flight` (tests/python/attack.py), then the lake and the disk checked
+//! for anything written. Also the token keys, revocation, the limits under abuse, and the
+//! ingest log after a crash.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde_json::{Value, json};
+
+use super::lake::test_python;
+use super::serve::{Server, demo_lake};
+use super::{ok, runlake, stderr};
+
+/// Runs an attack.py scenario with `args` (the server's URI added) and returns its JSON.
+fn attack(server: &Server, scenario: &str, mut args: Value) -> Value {
+    args["uri"] = Value::from(server.uri.clone());
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/attack.py");
+    let out = Command::new(test_python())
+        .arg(script)
+        .arg(scenario)
+        .arg(args.to_string())
+        .output()
+        .expect("python runs");
+    assert!(
+        out.status.success(),
+        "attack {scenario} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    serde_json::from_str(text.lines().last().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("attack {scenario} printed no JSON ({e}): {text}"))
+}
+
+/// Adds users (name, role, password) to `file`.
+fn add_users(dir: &Path, file: &Path, users: &[(&str, &str, &str)]) {
+    for (name, role, password) in users {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_runlake"))
+            .args(["users", "add", name, "--role", role, "--file"])
+            .arg(file)
+            .current_dir(dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+        assert!(child.wait().unwrap().success());
+    }
+}
+
+const USERS: &[(&str, &str, &str)] = &[
+    ("reader", "read", "r3ader-pw"),
+    ("writer", "write", "wr1ter-pw"),
+    ("admin", "admin", "adm1n-pw"),
+];
+
+/// A demo lake with the three users, and the users file.
+fn lake_with_users() -> (tempfile::TempDir, PathBuf) {
+    let dir = demo_lake();
+    let users = dir.path().join("users.json");
+    add_users(dir.path(), &users, USERS);
+    (dir, users)
+}
+
+/// Every file under `dir` and its bytes' length (what a write anywhere would change).
+fn files(dir: &Path) -> BTreeMap<PathBuf, u64> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let entry = entry.unwrap();
+            let meta = entry.metadata().unwrap();
+            if meta.is_dir() {
+                stack.push(entry.path());
+            } else {
+                out.insert(entry.path(), meta.len());
+            }
+        }
+    }
+    out
+}
+
+fn error_of(outcome: &Value) -> String {
+    outcome["error"]
+        .as_str()
+        .unwrap_or_else(|| panic!("expected an error, got {outcome}"))
+        .to_string()
+}
+
+#[test]
+fn a_reader_cannot_write_export_read_files_escalate_or_forge_tickets() {
+    let (dir, users) = lake_with_users();
+    let outdir = dir.path().join("out");
+    std::fs::create_dir(&outdir).unwrap();
+    let lake = dir.path().join("lake");
+    let server = Server::start(dir.path(), &["--users", users.to_str().unwrap()]);
+    // An admin's query with a secret in it, which the reader must not see.
+    let admin = attack(
+        &server,
+        "token",
+        json!({"user": "admin", "password": "adm1n-pw"}),
+    );
+    let seen = attack(
+        &server,
+        "with_token",
+        json!({"token": admin["token"], "sql": "SELECT 'hunter2' AS password"}),
+    );
+    assert_eq!(seen["ok"], json!([{"password": "hunter2"}]));
+    let users_before = std::fs::read(&users).unwrap();
+    let lake_before = files(&lake);
+
+    let out = attack(
+        &server,
+        "reader",
+        json!({
+            "user": "reader", "password": "r3ader-pw", "writer": ["writer", "wr1ter-pw"],
+            "outdir": outdir, "lake": lake, "users": users,
+        }),
+    );
+
+    // Each write, export or file read is refused, with the reason.
+    let expect = |name: &str, parts: &[&str]| {
+        let message = error_of(&out[name]);
+        for part in parts {
+            assert!(message.contains(part), "{name}: {message}");
+        }
+    };
+    for copy in [
+        "copy_csv",
+        "copy_parquet",
+        "copy_json",
+        "copy_arrow",
+        "copy_table",
+        "copy_over_users",
+        "copy_into_delta_log",
+    ] {
+        expect(copy, &["PermissionDenied", "COPY ... TO is not available"]);
+    }
+    for explain in [
+        "explain_analyze_copy",
+        "explain_analyze_insert",
+        "explain_analyze_overwrite",
+        "explain_analyze_ctas",
+    ] {
+        expect(
+            explain,
+            &[
+                "InvalidArgument",
+                "EXPLAIN ANALYZE of a statement that writes is not supported",
+            ],
+        );
+    }
+    for (write, role) in [
+        ("insert", "write"),
+        ("ctas", "write"),
+        ("create_view", "write"),
+        ("create_or_replace", "admin"),
+        ("drop_table", "admin"),
+        ("drop_view", "admin"),
+        ("prepared_insert", "write"),
+        ("executemany_insert", "write"),
+        ("ingest", "write"),
+        ("set_partitions", "admin"),
+        ("set_batch_size", "admin"),
+    ] {
+        expect(
+            write,
+            &["PermissionDenied", &format!("needs the {role} role")],
+        );
+    }
+    expect("ingest_replace", &["PermissionDenied"]);
+    expect(
+        "set_memory",
+        &["PermissionDenied", "the operator's (runlake serve"],
+    );
+    for unsupported in [
+        "insert_overwrite",
+        "delete",
+        "update",
+        "external_file",
+        "external_lake",
+        "prepare_insert",
+        "create_schema",
+    ] {
+        expect(unsupported, &["InvalidArgument", "not supported"]);
+    }
+    expect("truncate", &["InvalidArgument"]);
+    expect("begin", &["InvalidArgument", "BEGIN TRANSACTION"]);
+    expect("two_statements", &["expected one SQL statement, got 2"]);
+    for path in ["file_path", "file_url", "lake_file_path", "view_of_file"] {
+        expect(path, &["NotFound"]);
+    }
+    // A display option is the reader's to set.
+    assert!(
+        out["set_time_zone"]["ok"].is_array(),
+        "{}",
+        out["set_time_zone"]
+    );
+
+    // Tickets: made by hand, altered, or another user's are refused; one's own works.
+    for forged in ["forged_write", "forged_select", "forged_pinned"] {
+        let message = error_of(&out[forged]);
+        assert!(
+            message.contains("PERMISSION_DENIED:ticket refused: ")
+                && (message.contains("not a ticket of this server")
+                    || message.contains("its signature does not verify")),
+            "{forged}: {message}"
+        );
+    }
+    assert_eq!(out["own_ticket"]["ok"], json!([{"n": 3600}]));
+    let altered = error_of(&out["altered_ticket"]);
+    assert!(
+        altered.contains("ticket refused: its signature does not verify"),
+        "altered ticket: {altered}"
+    );
+    let borrowed = error_of(&out["borrowed_ticket"]);
+    assert!(
+        borrowed.contains("ticket refused: it was issued to another user"),
+        "{borrowed}"
+    );
+
+    // The reader sees its own queries, not the admin's.
+    assert_eq!(out["query_users"]["ok"], json!([["reader"]]));
+    assert_eq!(out["admin_query_seen"]["ok"], json!([{"n": 0}]));
+
+    // Nothing was written: not the lake, not the disk, not the users file.
+    assert_eq!(out["count"]["ok"], json!([["3600"]]));
+    assert_eq!(out["aliases"]["ok"], json!([["13"]]));
+    assert_eq!(std::fs::read(&users).unwrap(), users_before);
+    assert_eq!(files(&outdir), BTreeMap::new());
+    assert_eq!(files(&lake), lake_before);
+    let tables = ok(dir.path(), &["tables"]);
+    assert!(!tables.contains("stolen"), "{tables}");
+}
+
+#[test]
+fn a_ticket_pinned_behind_a_forget_is_refused() {
+    let (dir, users) = lake_with_users();
+    let server = Server::start(dir.path(), &["--users", users.to_str().unwrap()]);
+    let reader = json!({"user": "reader", "password": "r3ader-pw"});
+    let mut args = reader.clone();
+    args["sql"] = Value::from("SELECT count(*) AS n FROM predictions");
+    let ticket = attack(&server, "ticket", args);
+    let mut redeem = reader.clone();
+    redeem["ticket"] = ticket["ticket"].clone();
+    assert_eq!(
+        attack(&server, "redeem", redeem.clone())["ok"],
+        json!([{"n": 3600}])
+    );
+
+    ok(dir.path(), &["forget", "examples/data/predictions.csv"]);
+    let refused = error_of(&attack(&server, "redeem", redeem));
+    assert!(
+        refused.contains("ticket refused: rows of table 'predictions' at version 0 were deleted"),
+        "{refused}"
+    );
+}
+
+#[test]
+fn a_removed_users_token_is_refused_at_once() {
+    let (dir, users) = lake_with_users();
+    let server = Server::start(dir.path(), &["--users", users.to_str().unwrap()]);
+    let token = attack(
+        &server,
+        "token",
+        json!({"user": "reader", "password": "r3ader-pw"}),
+    )["token"]
+        .clone();
+    let query = json!({"token": token, "sql": "SELECT 1 AS one"});
+    assert_eq!(
+        attack(&server, "with_token", query.clone())["ok"],
+        json!([{"one": 1}])
+    );
+    ok(
+        dir.path(),
+        &[
+            "users",
+            "remove",
+            "reader",
+            "--file",
+            users.to_str().unwrap(),
+        ],
+    );
+    let refused = error_of(&attack(&server, "with_token", query));
+    assert!(
+        refused.contains("no longer exists or has a new password"),
+        "{refused}"
+    );
+}
+
+#[test]
+fn token_keys_are_at_least_32_bytes_and_live_outside_the_lake() {
+    let (dir, users) = lake_with_users();
+    let users = users.to_str().unwrap();
+    for (secret, message) in [
+        ("", "--token-secret (RUNLAKE_TOKEN_SECRET) is empty"),
+        ("short", "at least 32 bytes, this one has 5"),
+    ] {
+        let o = runlake(
+            dir.path(),
+            &[
+                "serve",
+                "--addr",
+                "127.0.0.1:0",
+                "--users",
+                users,
+                "--token-secret",
+                secret,
+            ],
+        );
+        assert_eq!(o.status.code(), Some(1), "{secret:?}");
+        assert!(stderr(&o).contains(message), "{}", stderr(&o));
+    }
+    let inside = dir.path().join("lake/keys");
+    let o = runlake(
+        dir.path(),
+        &[
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--users",
+            users,
+            "--token-key-file",
+            inside.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("is inside the lake"), "{}", stderr(&o));
+
+    // A key an earlier version kept in the lake is moved to the key file, once.
+    let in_lake = dir.path().join("lake/_runlake/token-secret");
+    std::fs::create_dir_all(in_lake.parent().unwrap()).unwrap();
+    std::fs::write(&in_lake, [7u8; 32]).unwrap();
+    let (server, log) = Server::start_watched(dir.path(), &["--users", users], &[]);
+    let lines = super::serve::wait_for_log(&log, &["now in", "removed from the lake"], 60);
+    assert!(
+        lines.iter().any(|l| l.contains("runlake-token.keys")),
+        "{lines:?}"
+    );
+    assert!(!in_lake.exists());
+    let key_file = dir.path().join("runlake-token.keys");
+    let text = std::fs::read_to_string(&key_file).unwrap();
+    assert!(text.contains(&"07".repeat(32)), "{text}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let token = attack(
+        &server,
+        "token",
+        json!({"user": "writer", "password": "wr1ter-pw"}),
+    )["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    drop(server);
+    // Another server with the same key file accepts the token; one with another key not.
+    let again = Server::start(dir.path(), &["--users", users]);
+    let query = json!({"token": token, "sql": "SELECT 1 AS one"});
+    assert_eq!(
+        attack(&again, "with_token", query.clone())["ok"],
+        json!([{"one": 1}])
+    );
+    drop(again);
+    let other = Server::start(
+        dir.path(),
+        &["--users", users, "--token-secret", &"k".repeat(32)],
+    );
+    let refused = error_of(&attack(&other, "with_token", query));
+    assert!(refused.contains("invalid bearer token"), "{refused}");
+}
+
+#[test]
+fn an_endless_stream_ends_at_the_query_timeout() {
+    let dir = demo_lake();
+    let server = Server::start(dir.path(), &["--query-timeout", "3s"]);
+    let out = attack(
+        &server,
+        "endless",
+        json!({"sql": "SELECT v FROM generate_series(1, 2000000000) t(v)"}),
+    );
+    let ended = out["ended"].as_str().unwrap();
+    assert!(
+        ended.contains("ran longer than the server's limit of 3s"),
+        "{out}"
+    );
+    assert!(out["rows"].as_u64().unwrap() > 0, "{out}");
+}
+
+#[test]
+fn clients_that_stop_reading_lose_their_slots() {
+    let dir = demo_lake();
+    let server = Server::start(
+        dir.path(),
+        &[
+            "--max-concurrent-queries",
+            "2",
+            "--idle-timeout",
+            "1s",
+            "--queue-timeout",
+            "120s",
+        ],
+    );
+    let out = attack(&server, "stall", json!({}));
+    assert_eq!(out["small_query"]["ok"], json!([{"one": 1}]), "{out}");
+    let log = out["log"]["ok"].as_array().unwrap();
+    assert_eq!(log.len(), 2, "{out}");
+    for entry in log {
+        assert_eq!(entry["status"], "error", "{out}");
+        assert!(
+            entry["error"].as_str().unwrap().contains("--idle-timeout"),
+            "{out}"
+        );
+    }
+    for end in out["stalled_ends"].as_array().unwrap() {
+        assert_ne!(end, "complete", "{out}");
+    }
+}
+
+#[test]
+fn writes_and_large_values_stay_within_the_query_memory_limit() {
+    let (dir, users) = lake_with_users();
+    let server = Server::start(
+        dir.path(),
+        &[
+            "--users",
+            users.to_str().unwrap(),
+            "--query-memory-limit",
+            "64MB",
+        ],
+    );
+    let out = attack(
+        &server,
+        "memory",
+        json!({"user": "writer", "password": "wr1ter-pw"}),
+    );
+    for name in ["ctas", "insert", "large_values", "ingest"] {
+        let message = error_of(&out[name]);
+        assert!(
+            message.contains("ResourceExhausted") && message.contains("--query-memory-limit"),
+            "{name}: {message}"
+        );
+    }
+    assert_eq!(out["small_after"]["ok"], json!([["13"]]));
+    let tables = ok(dir.path(), &["tables"]);
+    assert!(
+        !tables.contains("big ") && !tables.contains("big_upload"),
+        "{tables}"
+    );
+}
+
+#[test]
+fn failed_sign_ins_are_rate_limited_per_peer() {
+    let (dir, users) = lake_with_users();
+    let server = Server::start(dir.path(), &["--users", users.to_str().unwrap()]);
+    let out = attack(
+        &server,
+        "sign_ins",
+        json!({"user": "reader", "password": "r3ader-pw"}),
+    );
+    let guesses = &out["guesses"];
+    let limited = guesses["resource_exhausted"].as_u64().unwrap_or(0);
+    let checked = guesses["unauthenticated"].as_u64().unwrap_or(0);
+    assert_eq!(limited + checked, 160, "{out}");
+    // Ten failures, then one more every two seconds: the rest are refused unchecked.
+    assert!(limited >= 100, "{out}");
+    assert_eq!(out["token_query"]["ok"], json!([{"one": 1}]));
+}
