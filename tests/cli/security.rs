@@ -470,3 +470,154 @@ fn failed_sign_ins_are_rate_limited_per_peer() {
     assert!(limited >= 100, "{out}");
     assert_eq!(out["token_query"]["ok"], json!([{"one": 1}]));
 }
+
+/// Writes `name` in `dir` from Python (zlib streaming, so a large bomb costs no memory
+/// here): `kind` is "zeros" (2.7 GB of NUL bytes), "lines" (1 GiB of CSV rows) or
+/// "line" (one 8 MiB line), gzip-compressed.
+fn gzip_bomb(dir: &Path, name: &str, kind: &str) -> PathBuf {
+    let path = dir.join(name);
+    let script = r#"
+import sys, zlib
+path, kind = sys.argv[1], sys.argv[2]
+c = zlib.compressobj(9, zlib.DEFLATED, 31)
+with open(path, "wb") as out:
+    if kind == "zeros":
+        chunk, n = b"\0" * (1 << 20), 2700
+    elif kind == "lines":
+        out.write(c.compress(b"name,value\n"))
+        chunk, n = b"a,1\n" * (1 << 18), 1024
+    else:
+        out.write(c.compress(b"name,value\nb,2\n"))
+        chunk, n = b"a" * (1 << 20), 8
+    for _ in range(n):
+        out.write(c.compress(chunk))
+    out.write(c.flush())
+"#;
+    let made = Command::new(test_python())
+        .args(["-c", script])
+        .arg(&path)
+        .arg(kind)
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    path
+}
+
+/// `runlake ingest ARGS` with its address space capped at `cap_kib` (ulimit -v), so a
+/// read that grew with its input would fail there instead of finishing.
+fn ingest_capped(dir: &Path, cap_kib: u64, args: &[&str]) -> std::process::Output {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("ulimit -v {cap_kib} && exec \"$0\" ingest \"$@\"",))
+        .arg(env!("CARGO_BIN_EXE_runlake"))
+        .args(args)
+        .current_dir(dir)
+        .env("RUNLAKE_LAKE", dir.join("lake"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn decompression_bombs_and_binary_junk_end_in_clear_errors_in_bounded_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    // 2.7 GB of NUL bytes in 2.7 MB: refused at the first chunk, as not text.
+    gzip_bomb(dir.path(), "zeros.gz", "zeros");
+    let o = ingest_capped(dir.path(), 1_000_000, &["zeros.gz"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("zeros.gz: line 1: column 1: a NUL byte: this is not a text file"),
+        "{}",
+        stderr(&o)
+    );
+    // 1 GiB of valid rows: refused once past --max-input-size.
+    gzip_bomb(dir.path(), "lines.gz", "lines");
+    let o = ingest_capped(
+        dir.path(),
+        1_000_000,
+        &["--max-input-size", "64MiB", "lines.gz"],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(
+            "lines.gz: the input holds more than 67108864 bytes (after decompression; raise the limit with --max-input-size)"
+        ),
+        "{}",
+        stderr(&o)
+    );
+    // One line of 8 MiB: refused at its line.
+    gzip_bomb(dir.path(), "line.gz", "line");
+    let o = ingest_capped(
+        dir.path(),
+        1_000_000,
+        &["--max-line-size", "1MiB", "line.gz"],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("line.gz: line 3: the line is longer than 1048576 bytes"),
+        "{}",
+        stderr(&o)
+    );
+    // A plain file of NUL bytes, and one with a NUL in the middle of a CSV.
+    std::fs::write(dir.path().join("nul.bin"), vec![0u8; 1 << 20]).unwrap();
+    std::fs::write(dir.path().join("mixed.csv"), b"a,b\n1,2\n3,\x004\n").unwrap();
+    for (file, at) in [
+        ("nul.bin", "line 1: column 1"),
+        ("mixed.csv", "line 3: column 3"),
+    ] {
+        let o = runlake(dir.path(), &["ingest", file]);
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains(&format!("{file}: {at}: a NUL byte")),
+            "{}",
+            stderr(&o)
+        );
+    }
+    // Nothing was committed.
+    let tables = ok(dir.path(), &["tables"]);
+    assert!(tables.contains("has no tables yet"), "{tables}");
+}
+
+#[test]
+fn the_ingest_log_is_complete_after_a_crash_between_the_data_and_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("framework,predicted_ms,actual_ms\n");
+    for i in 0..1000 {
+        csv.push_str(&format!("vLLM,{}.5,{}.25\n", i, i + 1));
+    }
+    std::fs::write(dir.path().join("base.csv"), &csv).unwrap();
+    // Stopped exactly after the table's commit, before the log's.
+    let o = Command::new(env!("CARGO_BIN_EXE_runlake"))
+        .args(["ingest", "--table", "t1", "base.csv"])
+        .current_dir(dir.path())
+        .env("RUNLAKE_LAKE", dir.path().join("lake"))
+        .env("RUNLAKE_FAILPOINT", "ingest:before-log")
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let count = |sql: &str| ok(dir.path(), &["sql", "--format", "csv", sql]);
+    assert_eq!(count("SELECT count(*) AS n FROM t1"), "n\n1000\n");
+    assert!(!ok(dir.path(), &["tables"]).contains("_ingests"));
+
+    // The re-run writes nothing again and completes the log.
+    let again = ok(dir.path(), &["ingest", "--table", "t1", "base.csv"]);
+    assert!(again.contains("already ingested"), "{again}");
+    assert_eq!(count("SELECT count(*) AS n FROM t1"), "n\n1000\n");
+    let log = "SELECT table_name, action, rows FROM _ingests ORDER BY table_name";
+    assert_eq!(count(log), "table_name,action,rows\nt1,ingest,\n");
+    // A third run changes nothing.
+    ok(dir.path(), &["ingest", "--table", "t1", "base.csv"]);
+    assert_eq!(count(log), "table_name,action,rows\nt1,ingest,\n");
+
+    // The same content into another table is an ingest of its own, in the log too.
+    ok(dir.path(), &["ingest", "--table", "t2", "base.csv"]);
+    assert_eq!(count("SELECT count(*) AS n FROM t2"), "n\n1000\n");
+    assert_eq!(
+        count(log),
+        "table_name,action,rows\nt1,ingest,\nt2,ingest,1000\n"
+    );
+}
