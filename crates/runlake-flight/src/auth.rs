@@ -341,6 +341,9 @@ fn file_stamp(path: &Path) -> std::io::Result<FileStamp> {
 impl UsersFile {
     /// Reads the users file at `path` (which must exist and parse).
     pub fn open(path: &Path) -> Result<Self> {
+        // The hash unknown names are checked against, made now so that the first
+        // unknown name costs no more than a known one.
+        std::sync::LazyLock::force(&DUMMY_HASH);
         let stamp = file_stamp(path).ok();
         let users = Users::load(path, false)?;
         Ok(Self {
