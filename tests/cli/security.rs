@@ -171,6 +171,7 @@ fn a_reader_cannot_write_export_read_files_escalate_or_forge_tickets() {
         );
     }
     expect("ingest_replace", &["PermissionDenied"]);
+    expect("ingest_log", &["PermissionDenied"]);
     expect(
         "set_memory",
         &["PermissionDenied", "the operator's (runlake serve"],
@@ -233,6 +234,38 @@ fn a_reader_cannot_write_export_read_files_escalate_or_forge_tickets() {
     assert_eq!(files(&lake), lake_before);
     let tables = ok(dir.path(), &["tables"]);
     assert!(!tables.contains("stolen"), "{tables}");
+}
+
+#[test]
+fn the_shell_refuses_explain_analyze_of_a_write_and_writes_to_the_lakes_own_tables() {
+    let dir = demo_lake();
+    for (sql, message) in [
+        (
+            "EXPLAIN ANALYZE INSERT INTO framework_aliases SELECT * FROM framework_aliases",
+            "EXPLAIN ANALYZE of a statement that writes is not supported",
+        ),
+        (
+            "INSERT OVERWRITE framework_aliases SELECT * FROM framework_aliases LIMIT 1",
+            "INSERT OVERWRITE is not supported",
+        ),
+        (
+            "INSERT INTO _ingests (sha256) VALUES ('forged')",
+            "'_ingests' is one of the lake's own tables",
+        ),
+    ] {
+        let o = runlake(dir.path(), &["sql", sql]);
+        assert_eq!(o.status.code(), Some(1), "{sql}");
+        assert!(stderr(&o).contains(message), "{sql}: {}", stderr(&o));
+    }
+    let count = |sql: &str| ok(dir.path(), &["sql", "--format", "csv", sql]);
+    assert_eq!(
+        count("SELECT count(*) AS n FROM framework_aliases"),
+        "n\n13\n"
+    );
+    assert_eq!(
+        count("SELECT count(*) AS n FROM _ingests WHERE sha256 = 'forged'"),
+        "n\n0\n"
+    );
 }
 
 #[test]
@@ -446,6 +479,13 @@ fn writes_and_large_values_stay_within_the_query_memory_limit() {
         );
     }
     assert_eq!(out["small_after"]["ok"], json!([["13"]]));
+    for name in ["insert_log", "ingest_log"] {
+        let message = error_of(&out[name]);
+        assert!(
+            message.contains("one of the lake's own tables"),
+            "{name}: {message}"
+        );
+    }
     let tables = ok(dir.path(), &["tables"]);
     assert!(
         !tables.contains("big ") && !tables.contains("big_upload"),

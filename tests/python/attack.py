@@ -169,6 +169,9 @@ def reader(args):
         out["ingest"] = _outcome(
             lambda: cur.adbc_ingest("stolen_ingest", pa.table({"a": [1]}), mode="create_append")
         )
+        out["ingest_log"] = _outcome(
+            lambda: cur.adbc_ingest("_ingests", pa.table({"sha256": ["x"]}), mode="append")
+        )
         out["ingest_replace"] = _outcome(
             lambda: cur.adbc_ingest("framework_aliases", pa.table({"a": [1]}), mode="replace")
         )
@@ -331,6 +334,11 @@ def memory(args):
             )
         )
         out["small_after"] = run("SELECT count(*) FROM framework_aliases")
+        # The lake's own tables are the lake's to write, whatever the role.
+        out["insert_log"] = run("INSERT INTO _ingests (sha256) VALUES ('forged')")
+        out["ingest_log"] = _outcome(
+            lambda: cur.adbc_ingest("_ingests", pa.table({"sha256": ["forged"]}), mode="append")
+        )
     print(json.dumps(out))
 
 

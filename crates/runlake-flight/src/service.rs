@@ -581,6 +581,12 @@ impl RunlakeFlightSql {
         }
         let table = cmd.table.clone();
         runlake_lake::validate_table_name(&table)?;
+        if table.starts_with('_') {
+            return Err(Error::PermissionDenied(format!(
+                "'{table}' is one of the lake's own tables (names starting with '_'): only \
+                 the lake writes them"
+            )));
+        }
         let lake = &self.inner.lake;
         let exists = lake.table(&table).await?.is_some();
         let options = cmd.table_definition_options.unwrap_or_default();

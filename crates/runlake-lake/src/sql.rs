@@ -170,7 +170,7 @@ impl Session {
     async fn write(&self, plan: LogicalPlan) -> Result<(String, Option<u64>)> {
         match plan {
             LogicalPlan::Ddl(DdlStatement::CreateView(ref create)) if !create.temporary => {
-                let name = lake_table_name(&create.name)?;
+                let name = user_table_name(&create.name)?;
                 if self.lake.table(&name).await.map_err(lake_error)?.is_some() {
                     return plan_err!("'{name}' is a table in the lake; a view needs another name");
                 }
@@ -215,7 +215,7 @@ impl Session {
                 Ok((format!("dropped view {name}"), None))
             }
             LogicalPlan::Ddl(DdlStatement::CreateMemoryTable(create)) => {
-                let name = lake_table_name(&create.name)?;
+                let name = user_table_name(&create.name)?;
                 if self.lake.table(&name).await.map_err(lake_error)?.is_some() {
                     if create.if_not_exists {
                         return Ok((format!("table {name} exists"), Some(0)));
@@ -235,7 +235,7 @@ impl Session {
                 ))
             }
             LogicalPlan::Dml(dml) if matches!(dml.op, WriteOp::Insert(_)) => {
-                let name = lake_table_name(&dml.table_name)?;
+                let name = user_table_name(&dml.table_name)?;
                 if self.lake.table(&name).await.map_err(lake_error)?.is_none() {
                     return plan_err!("INSERT INTO {name}: no such table in the lake");
                 }
@@ -348,6 +348,18 @@ fn lake_table_name(reference: &TableReference) -> Result<String> {
     }
     let name = reference.table().to_string();
     crate::validate_table_name(&name).map_err(lake_error)?;
+    Ok(name)
+}
+
+/// The lake table a statement creates or inserts into: not one of the lake's own
+/// (`_ingests`, `_rejects`, ...), which only the lake writes, so their records stay true.
+fn user_table_name(reference: &TableReference) -> Result<String> {
+    let name = lake_table_name(reference)?;
+    if name.starts_with('_') {
+        return plan_err!(
+            "'{name}' is one of the lake's own tables (names starting with '_'): only the lake writes them"
+        );
+    }
     Ok(name)
 }
 
