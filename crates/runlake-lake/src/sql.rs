@@ -565,15 +565,4 @@ impl Effect {
             }
         }
     }
-
-    /// The statement kind in words, for messages (`None` for a read).
-    pub fn what(&self) -> Option<String> {
-        match self {
-            Effect::Read => None,
-            Effect::Write(w) | Effect::Drop(w) => Some((*w).to_string()),
-            Effect::Set(name) => Some(format!("SET {name}")),
-            Effect::Export => Some("COPY ... TO".to_string()),
-            Effect::Unsupported(_) => Some("this statement".to_string()),
-        }
-    }
 }
