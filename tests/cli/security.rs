@@ -64,6 +64,15 @@ fn lake_with_users() -> (tempfile::TempDir, PathBuf) {
     (dir, users)
 }
 
+/// A demo lake with the three users, the users file, and a server on them (with `args`).
+fn serve_with_users(args: &[&str]) -> (tempfile::TempDir, PathBuf, Server) {
+    let (dir, users) = lake_with_users();
+    let mut all = vec!["--users", users.to_str().unwrap()];
+    all.extend_from_slice(args);
+    let server = Server::start(dir.path(), &all);
+    (dir, users, server)
+}
+
 /// Every file under `dir` and its bytes' length (what a write anywhere would change).
 fn files(dir: &Path) -> BTreeMap<PathBuf, u64> {
     let mut out = BTreeMap::new();
@@ -270,8 +279,7 @@ fn the_shell_refuses_explain_analyze_of_a_write_and_writes_to_the_lakes_own_tabl
 
 #[test]
 fn a_ticket_pinned_behind_a_forget_is_refused() {
-    let (dir, users) = lake_with_users();
-    let server = Server::start(dir.path(), &["--users", users.to_str().unwrap()]);
+    let (dir, _users, server) = serve_with_users(&[]);
     let reader = json!({"user": "reader", "password": "r3ader-pw"});
     let mut args = reader.clone();
     args["sql"] = Value::from("SELECT count(*) AS n FROM predictions");
@@ -293,8 +301,7 @@ fn a_ticket_pinned_behind_a_forget_is_refused() {
 
 #[test]
 fn a_removed_users_token_is_refused_at_once() {
-    let (dir, users) = lake_with_users();
-    let server = Server::start(dir.path(), &["--users", users.to_str().unwrap()]);
+    let (dir, users, server) = serve_with_users(&[]);
     let token = attack(
         &server,
         "token",
@@ -456,16 +463,7 @@ fn clients_that_stop_reading_lose_their_slots() {
 
 #[test]
 fn writes_and_large_values_stay_within_the_query_memory_limit() {
-    let (dir, users) = lake_with_users();
-    let server = Server::start(
-        dir.path(),
-        &[
-            "--users",
-            users.to_str().unwrap(),
-            "--query-memory-limit",
-            "64MB",
-        ],
-    );
+    let (dir, _users, server) = serve_with_users(&["--query-memory-limit", "64MB"]);
     let out = attack(
         &server,
         "memory",
@@ -495,8 +493,7 @@ fn writes_and_large_values_stay_within_the_query_memory_limit() {
 
 #[test]
 fn failed_sign_ins_are_rate_limited_per_peer() {
-    let (dir, users) = lake_with_users();
-    let server = Server::start(dir.path(), &["--users", users.to_str().unwrap()]);
+    let (_dir, _users, server) = serve_with_users(&[]);
     let out = attack(
         &server,
         "sign_ins",

@@ -23,20 +23,8 @@ import threading
 import time
 
 
-def _varint(n):
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
-def _bytes_field(number, payload):
-    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+# The protobuf helpers of the other Flight client script (the same folder).
+from flight_clients import _field as _bytes_field, _varint  # noqa: E402
 
 
 def _varint_field(number, value):
