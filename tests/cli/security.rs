@@ -476,6 +476,46 @@ fn writes_and_large_values_stay_within_the_query_memory_limit() {
             "{name}: {message}"
         );
     }
+    // Functions whose values grow with an argument are refused before they allocate,
+    // also a constant value that the projection would copy into every row of a batch.
+    let growing = out["growing"].as_object().unwrap();
+    assert_eq!(growing.len(), 9, "{out}");
+    for (name, outcome) in growing {
+        let message = error_of(outcome);
+        let function = name.split('_').next().unwrap();
+        let function = match name.as_str() {
+            "repeat_one" | "constant_rows" | "column_counts" => "repeat",
+            "array_repeat" | "array_resize" | "generate_series" => name.as_str(),
+            _ => function,
+        };
+        assert!(
+            message.contains(&format!("{function}() would make"))
+                && message.contains("--query-memory-limit"),
+            "{name}: {message}"
+        );
+    }
+    assert!(
+        error_of(&out["large_values"]).contains("repeat() would make 100000000 bytes"),
+        "{out}"
+    );
+    assert_eq!(
+        out["growing_within"]["ok"],
+        json!([[
+            "ababab",
+            "---x",
+            "x  ",
+            "[7, 7, 7]",
+            "[1, 0, 0]",
+            "[1, 2, 3]",
+            "[1, 2, 3]",
+            "1000000"
+        ]]),
+        "{out}"
+    );
+    // Everything above asked for 100 MB to 490 GB at once; the server never held more
+    // than a few times the 64 MB limit beyond its own (debug build) footprint.
+    let peak = server.peak_memory();
+    assert!(peak < 512 << 20, "peak resident memory {peak} bytes");
     assert_eq!(out["small_after"]["ok"], json!([["13"]]));
     for name in ["insert_log", "ingest_log"] {
         let message = error_of(&out[name]);
@@ -489,6 +529,20 @@ fn writes_and_large_values_stay_within_the_query_memory_limit() {
         !tables.contains("big ") && !tables.contains("big_upload"),
         "{tables}"
     );
+}
+
+#[test]
+fn a_small_query_runs_while_a_heavy_one_holds_its_threads() {
+    // The heavy query (a nested-loop join of 10^12 pairs) does all its work inside
+    // polls that never return to the runtime; on shared threads the small query would
+    // wait for them (minutes). With threads of its own it is answered while the heavy
+    // query still runs.
+    let dir = demo_lake();
+    let server = Server::start(dir.path(), &[]);
+    let out = attack(&server, "fair", json!({}));
+    assert_eq!(out["heavy_running_before"], json!(1), "{out}");
+    assert_eq!(out["small"]["ok"], json!([[535]]), "{out}");
+    assert_eq!(out["heavy_running_after"], json!(1), "{out}");
 }
 
 #[test]

@@ -52,6 +52,19 @@ impl Server {
         }
     }
 
+    /// The server's peak resident memory so far, in bytes (Linux: `VmHWM`).
+    pub fn peak_memory(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("the server's /proc status");
+        let kib: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .expect("a VmHWM line");
+        kib * 1024
+    }
+
     /// Starts a server with `envs` whose log lines also arrive on the returned channel
     /// (see [`wait_for_log`]).
     pub fn start_watched(
@@ -481,10 +494,11 @@ fn a_query_over_a_limit_fails_alone() {
         "{queued}"
     );
     assert_eq!(out["after_queue"], serde_json::json!({"rows": 1}));
-    // system.queries saw each: two failures, the stream the client dropped, the rest ok.
+    // system.queries saw each: two failures, the stream the client dropped, the rest ok,
+    // and the query reading it, running.
     assert_eq!(
         out["statuses"],
-        serde_json::json!({"cancelled": 1, "error": 2, "ok": 3})
+        serde_json::json!({"cancelled": 1, "error": 2, "ok": 3, "running": 1})
     );
     // system.ingests is the lake's ingest log.
     let local = ok(

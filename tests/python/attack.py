@@ -15,6 +15,7 @@ Scenarios (JSON holds "uri" and the credentials each needs):
   stall     two clients read one batch and stop; a third runs a small query
   memory    writes and values over the per-query memory limit, as a writer
   sign_ins  160 wrong passwords at once, then a signed-in user's query
+  fair      a small query while a heavy one runs
 """
 import base64
 import json
@@ -188,7 +189,10 @@ def reader(args):
     borrowed = writer.ticket("SELECT count(*) AS n FROM predictions")
     out["borrowed_ticket"] = _outcome(lambda: me.redeem(borrowed))
     out["admin_query_seen"] = _outcome(
-        lambda: me.query("SELECT count(*) AS n FROM system.queries WHERE sql LIKE '%hunter2%'")
+        lambda: me.query(
+            "SELECT count(*) AS n FROM system.queries "
+            "WHERE sql LIKE '%hunter2%' AND sql NOT LIKE '%system.queries%'"
+        )
     )
     print(json.dumps(out))
 
@@ -264,7 +268,8 @@ def stall(args):
     def log():
         q = (
             "SELECT status, error FROM system.queries "
-            "WHERE sql LIKE '%generate_series%' AND sql NOT LIKE '%system.queries%' ORDER BY query_id"
+            "WHERE sql LIKE '%generate_series%' AND sql NOT LIKE '%system.queries%' "
+            "AND status <> 'running' ORDER BY query_id"
         )
         info = small.get_flight_info(fl.FlightDescriptor.for_command(_statement_query(q)))
         return small.do_get(info.endpoints[0].ticket).read_all().to_pylist()
@@ -311,6 +316,27 @@ def memory(args):
             "SELECT 'x' || v, 'y' FROM generate_series(1, 10000000) t(v)"
         )
         out["large_values"] = run("SELECT repeat('x', 1000000) AS s FROM generate_series(1, 100) t(v)")
+        # Each makes one value (or one batch) of 100 MB to 800 MB from a few bytes of SQL.
+        out["growing"] = {
+            name: run(sql)
+            for name, sql in {
+                "repeat_one": "SELECT length(repeat('ab', 50000000)) AS n",
+                "lpad": "SELECT length(lpad('x', 100000000, 'y')) AS n",
+                "rpad": "SELECT length(rpad('x', 100000000)) AS n",
+                "array_repeat": "SELECT cardinality(array_repeat(1, 20000000)) AS n",
+                "array_resize": "SELECT cardinality(array_resize([1, 2], 20000000, 0)) AS n",
+                "range": "SELECT cardinality(range(1, 100000000)) AS n",
+                "generate_series": "SELECT cardinality(generate_series(1, 100000000)) AS n",
+                # A constant value under the limit, in every row of a batch.
+                "constant_rows": "SELECT length(repeat('x', 60000000)) AS n FROM generate_series(1, 8192) t(v)",
+                "column_counts": "SELECT length(repeat('x', v * 1000000)) AS n FROM generate_series(1, 20) t(v)",
+            }.items()
+        }
+        # Within the limit the functions are the built-in ones.
+        out["growing_within"] = run(
+            "SELECT repeat('ab', 3), lpad('x', 4, '-'), rpad('x', 3), array_repeat(7, 3), "
+            "array_resize([1], 3, 0), range(1, 4), generate_series(1, 3), length(repeat('x', 1000000))"
+        )
         out["ingest"] = _outcome(
             # 20 batches of 8 MB (the driver sends at most 16 MB a message): 160 MB in all.
             lambda: cur.adbc_ingest(
@@ -328,6 +354,64 @@ def memory(args):
             lambda: cur.adbc_ingest("_ingests", pa.table({"sha256": ["forged"]}), mode="append")
         )
     print(json.dumps(out))
+
+
+def fair(args):
+    """A heavy query runs (a nested-loop join that would take hours, whose filter keeps
+    no pair: it does all its work inside long polls); once the server lists it as
+    running, another client's small query runs, and the heavy one is checked to be still
+    running. Ends without waiting for the heavy query (the test stops the server)."""
+    import adbc_driver_flightsql.dbapi as flightsql
+    import os
+
+    heavy_sql = (
+        "SELECT count(*) FROM generate_series(1, 1000000) a(x) "
+        "CROSS JOIN generate_series(1, 1000000) b(y) WHERE x + y = 7"
+    )
+    out = {}
+
+    def heavy():
+        try:
+            with flightsql.connect(args["uri"]) as conn:
+                cur = conn.cursor()
+                cur.execute(heavy_sql)
+                out["heavy"] = cur.fetchall()
+        except Exception as e:  # the server stops under it
+            out["heavy"] = f"{type(e).__name__}: {e}"
+
+    threading.Thread(target=heavy, daemon=True).start()
+
+    def probe():
+        with flightsql.connect(args["uri"]) as conn:
+            cur = conn.cursor()
+
+            def running():
+                cur.execute(
+                    "SELECT count(*) FROM system.queries "
+                    "WHERE status = 'running' AND sql LIKE '%CROSS JOIN%' AND sql NOT LIKE '%system.queries%'"
+                )
+                return cur.fetchall()[0][0]
+
+            deadline = time.monotonic() + 120
+            while running() == 0 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            out["heavy_running_before"] = running()
+
+            def small():
+                cur.execute("SELECT count(*) AS n FROM requests")
+                return cur.fetchall()
+
+            out["small"] = _outcome(small)
+            out["heavy_running_after"] = running()
+
+    # Every wait is bounded: a starved query shows as a missing answer, not a hung test.
+    prober = threading.Thread(target=probe, daemon=True)
+    prober.start()
+    prober.join(240)
+    if prober.is_alive():
+        out["timed_out"] = "no answer within 240 s"
+    print(json.dumps(out), flush=True)
+    os._exit(0)
 
 
 def sign_ins(args):
@@ -372,4 +456,5 @@ if __name__ == "__main__":
         "stall": stall,
         "memory": memory,
         "sign_ins": sign_ins,
+        "fair": fair,
     }[scenario](arguments)

@@ -10,6 +10,7 @@ mod limits;
 pub mod log;
 mod metadata;
 mod service;
+mod values;
 
 use std::net::SocketAddr;
 use std::time::Duration;

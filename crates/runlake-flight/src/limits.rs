@@ -1,9 +1,11 @@
 //! The server's limits: a memory pool shared by all queries with a share per query, a
-//! deadline per query, and a bound on concurrent queries with a queue. A query over a
-//! limit fails alone (`RESOURCE_EXHAUSTED` / `DEADLINE_EXCEEDED`); the others go on.
+//! deadline per query, a bound on concurrent queries with a queue, and thread pools that
+//! keep one heavy query from starving the others. A query over a limit fails alone
+//! (`RESOURCE_EXHAUSTED` / `DEADLINE_EXCEEDED`); the others go on.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use datafusion::error::{DataFusionError, Result as DfResult};
@@ -44,6 +46,7 @@ pub struct Governor {
     limits: Limits,
     pool: Arc<dyn MemoryPool>,
     slots: Option<Arc<Semaphore>>,
+    workers: Workers,
 }
 
 impl Governor {
@@ -55,11 +58,21 @@ impl Governor {
         let slots = limits
             .max_concurrent
             .map(|n| Arc::new(Semaphore::new(n.max(1))));
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        // As many pools as queries may run at once (all of them if that is small), each
+        // with a thread per core: the operating system shares the cores between them.
+        let pools = limits.max_concurrent.unwrap_or(8).clamp(1, 64);
         Self {
+            workers: Workers::new(pools, threads),
             limits,
             pool,
             slots,
         }
+    }
+
+    /// Threads for one query (see [`Workers`]).
+    pub fn workers(&self) -> Result<Lease> {
+        self.workers.lease()
     }
 
     pub fn limits(&self) -> &Limits {
@@ -111,6 +124,125 @@ impl Governor {
                 Err(_) => Err(deadline_exceeded(limit)),
             },
         }
+    }
+}
+
+/// Thread pools that queries run on, a query to a pool.
+///
+/// DataFusion's operators yield to the async runtime between batches, but some do a
+/// great deal of work inside one poll (a nested-loop join whose filter rejects every
+/// pair probes a whole build side per input batch without returning): on a shared
+/// runtime such a query holds every worker thread, and a small query waits seconds for
+/// a thread. Queries on pools of their own are separate threads to the operating system,
+/// whose scheduler shares the cores between them however long one query's polls are.
+///
+/// Pools are made on first use and kept (never dropped while the server runs, so
+/// connections and timers made on one stay valid); a query takes an idle pool, a new
+/// one while there are fewer than the limit, or else the least busy.
+#[derive(Debug)]
+struct Workers {
+    pools: Mutex<Vec<Pool>>,
+    limit: usize,
+    threads: usize,
+}
+
+#[derive(Debug)]
+struct Pool {
+    runtime: Option<tokio::runtime::Runtime>,
+    handle: tokio::runtime::Handle,
+    busy: Arc<AtomicUsize>,
+}
+
+impl Workers {
+    fn new(limit: usize, threads: usize) -> Self {
+        Self {
+            pools: Mutex::new(Vec::new()),
+            limit,
+            threads,
+        }
+    }
+
+    fn lease(&self) -> Result<Lease> {
+        let mut pools = self.pools.lock().unwrap_or_else(PoisonError::into_inner);
+        let least = pools
+            .iter()
+            .min_by_key(|p| p.busy.load(Ordering::Relaxed))
+            .filter(|p| p.busy.load(Ordering::Relaxed) == 0 || pools.len() >= self.limit)
+            .map(|p| (p.handle.clone(), p.busy.clone()));
+        let (handle, busy) = match least {
+            Some(found) => found,
+            None => {
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(self.threads)
+                    .thread_name(format!("runlake-query-{}", pools.len()))
+                    .enable_all()
+                    .build()
+                    .map_err(|e| Error::Internal(format!("cannot start query threads: {e}")))?;
+                let pool = Pool {
+                    handle: runtime.handle().clone(),
+                    runtime: Some(runtime),
+                    busy: Arc::new(AtomicUsize::new(0)),
+                };
+                let found = (pool.handle.clone(), pool.busy.clone());
+                pools.push(pool);
+                found
+            }
+        };
+        busy.fetch_add(1, Ordering::Relaxed);
+        Ok(Lease {
+            handle,
+            _busy: Arc::new(Busy(busy)),
+        })
+    }
+}
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        // The server may stop from inside the main runtime, where waiting for threads to
+        // end is not allowed.
+        let pools = self.pools.get_mut().unwrap_or_else(PoisonError::into_inner);
+        for pool in pools.iter_mut() {
+            if let Some(runtime) = pool.runtime.take() {
+                runtime.shutdown_background();
+            }
+        }
+    }
+}
+
+/// One query's turn on a pool of [`Workers`]; the pool counts as busy until every clone
+/// is dropped.
+#[derive(Debug, Clone)]
+pub struct Lease {
+    handle: tokio::runtime::Handle,
+    _busy: Arc<Busy>,
+}
+
+#[derive(Debug)]
+struct Busy(Arc<AtomicUsize>);
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl Lease {
+    /// Runs `work` on the pool and waits for it. Dropping the returned future (the client
+    /// went away) stops the work at its next await point.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        work: impl std::future::Future<Output = T> + Send + 'static,
+    ) -> Result<T> {
+        struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+        impl<T> Drop for AbortOnDrop<T> {
+            fn drop(&mut self) {
+                self.0.abort();
+            }
+        }
+        let mut task = AbortOnDrop(self.handle.spawn(work));
+        (&mut task.0)
+            .await
+            .map_err(|e| Error::Internal(format!("a query's task ended abnormally: {e}")))
     }
 }
 

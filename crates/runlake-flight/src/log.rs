@@ -1,7 +1,7 @@
 //! What the server did: structured log lines (logfmt on standard error, one per event)
 //! and the recent queries behind `system.queries`.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -58,10 +58,12 @@ pub struct QueryRecord {
     pub error: Option<String>,
 }
 
-/// The most recent queries (bounded).
+/// The queries running now and the most recent finished ones (bounded).
 #[derive(Debug)]
 pub struct QueryLog {
     records: Mutex<VecDeque<QueryRecord>>,
+    /// Running queries by id: who, what, since when, and their rows so far.
+    running: Mutex<BTreeMap<u64, Running>>,
     next_id: AtomicU64,
     capacity: usize,
 }
@@ -70,6 +72,7 @@ impl QueryLog {
     pub fn new(capacity: usize) -> Self {
         Self {
             records: Mutex::new(VecDeque::new()),
+            running: Mutex::new(BTreeMap::new()),
             next_id: AtomicU64::new(1),
             capacity,
         }
@@ -77,7 +80,7 @@ impl QueryLog {
 
     /// Starts timing a query; the returned tracker records it when finished or dropped.
     pub fn start(self: &Arc<Self>, user: &str, sql: &str) -> QueryTracker {
-        QueryTracker {
+        let tracker = QueryTracker {
             log: self.clone(),
             query_id: self.next_id.fetch_add(1, Ordering::Relaxed),
             user: user.to_string(),
@@ -86,10 +89,26 @@ impl QueryLog {
             started: Instant::now(),
             rows: Arc::new(AtomicU64::new(0)),
             outcome: None,
-        }
+        };
+        let running = Running {
+            user: tracker.user.clone(),
+            sql: tracker.sql.clone(),
+            started_at_us: tracker.started_at_us,
+            started: tracker.started,
+            rows: tracker.rows.clone(),
+        };
+        self.running
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(tracker.query_id, running);
+        tracker
     }
 
     fn push(&self, record: QueryRecord) {
+        self.running
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&record.query_id);
         event(
             if record.status == "ok" {
                 "info"
@@ -115,18 +134,36 @@ impl QueryLog {
         }
     }
 
-    /// `system.queries` as one batch: every user's queries, or only `user`'s.
+    /// `system.queries` as one batch: every user's queries, or only `user`'s; the
+    /// finished ones first, then those running now (status `running`, their duration and
+    /// rows so far).
     pub fn batch(&self, user: Option<&str>) -> RecordBatch {
-        let records: Vec<QueryRecord> = self
+        let mine = |q: &str| user.is_none_or(|u| q == u);
+        let mut records: Vec<QueryRecord> = self
             .records
             .lock()
-            .map(|r| {
-                r.iter()
-                    .filter(|q| user.is_none_or(|u| q.user == u))
-                    .cloned()
-                    .collect()
-            })
+            .map(|r| r.iter().filter(|q| mine(&q.user)).cloned().collect())
             .unwrap_or_default();
+        let running = self
+            .running
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        records.extend(
+            running
+                .iter()
+                .filter(|(_, q)| mine(&q.user))
+                .map(|(id, q)| QueryRecord {
+                    query_id: *id,
+                    user: q.user.clone(),
+                    sql: q.sql.clone(),
+                    started_at_us: q.started_at_us,
+                    duration_ms: q.started.elapsed().as_secs_f64() * 1000.0,
+                    rows: q.rows.load(Ordering::Relaxed) as i64,
+                    status: "running".to_string(),
+                    error: None,
+                }),
+        );
+        drop(running);
         let schema = Arc::new(Schema::new(vec![
             Field::new("query_id", DataType::Int64, false),
             Field::new("user", DataType::Utf8, false),
@@ -170,6 +207,15 @@ impl QueryLog {
         ];
         RecordBatch::try_new(schema, columns).expect("the system.queries columns fit")
     }
+}
+
+#[derive(Debug)]
+struct Running {
+    user: String,
+    sql: String,
+    started_at_us: i64,
+    started: Instant,
+    rows: Arc<AtomicU64>,
 }
 
 /// A query being timed. Finishing records it; dropping it unfinished records it as

@@ -52,7 +52,7 @@ use crate::access::authorize;
 use crate::auth::{Principal, Role, SignInLimiter, Tokens, User, UsersFile, parse_basic};
 use crate::convert::{number_placeholders, parameter_schema, row_parameters, to_wire, wire_schema};
 use crate::error::{Error, Result};
-use crate::limits::{Governor, Limits, deadline_exceeded};
+use crate::limits::{Governor, Lease, Limits, deadline_exceeded};
 use crate::log::QueryLog;
 use crate::metadata::{XDBC_TYPES, sql_info};
 
@@ -129,6 +129,18 @@ impl RunlakeFlightSql {
         })
     }
 
+    /// Runs `work` (given a clone of the service and the lease) on a query thread pool of
+    /// its own: see [`crate::limits::Governor::workers`].
+    async fn on_workers<T, F>(&self, work: impl FnOnce(Self, Lease) -> F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: std::future::Future<Output = Result<T>> + Send + 'static,
+    {
+        let lease = self.inner.governor.workers()?;
+        let work = work(self.clone(), lease.clone());
+        lease.run(work).await?
+    }
+
     /// Who is calling: the bearer token (or basic credentials) of the request, checked
     /// against the users file as it is now.
     async fn caller<T>(&self, request: &Request<T>) -> Result<Principal> {
@@ -188,6 +200,10 @@ impl RunlakeFlightSql {
         let session =
             Session::open_with(self.inner.lake.clone(), pins, false, Some(runtime)).await?;
         let ctx = session.ctx();
+        let limits = self.inner.governor.limits();
+        if let Some(limit) = limits.query_memory.or(limits.memory) {
+            crate::values::bound_growing_functions(ctx, limit);
+        }
         let system = Arc::new(MemorySchemaProvider::new());
         // Readers and writers see their own queries; admins see everyone's.
         let queries = self.inner.queries.batch(match principal.role {
@@ -281,6 +297,23 @@ impl RunlakeFlightSql {
         Ok((schema, handle))
     }
 
+    /// [`Self::prepare_ticket`] in a query slot, within the deadline, on query threads.
+    async fn ticket_on_workers(
+        &self,
+        principal: &Principal,
+        handle: proto::StatementHandle,
+    ) -> Result<(SchemaRef, proto::StatementHandle)> {
+        let principal = principal.clone();
+        self.on_workers(|this, _| async move {
+            let governor = &this.inner.governor;
+            let _slot = governor.slot().await?;
+            governor
+                .within_deadline(this.prepare_ticket(&principal, handle))
+                .await
+        })
+        .await
+    }
+
     /// Runs a statement that writes (already authorised), once per parameter row (once
     /// without parameters). Returns a summary and the rows written.
     async fn write(
@@ -315,6 +348,8 @@ impl RunlakeFlightSql {
     /// Runs an update (`DoPut` of a statement or prepared statement): it must write.
     /// Returns the rows written.
     async fn update(&self, principal: &Principal, handle: &proto::StatementHandle) -> Result<i64> {
+        let governor = &self.inner.governor;
+        let _slot = governor.slot().await?;
         let session = self.session(principal, &HashMap::new()).await?;
         let (plan, effect) = self.plan(principal, &session, &handle.sql).await?;
         if !writes(&effect) {
@@ -350,6 +385,7 @@ impl RunlakeFlightSql {
         &self,
         principal: &Principal,
         handle: proto::StatementHandle,
+        lease: Lease,
     ) -> Result<BoxStream<arrow_flight::FlightData>> {
         if !handle.result.is_empty() {
             let batches = read_ipc(&handle.result)?;
@@ -401,8 +437,9 @@ impl RunlakeFlightSql {
         let limits = governor.limits().clone();
         let (sender, receiver) = tokio::sync::mpsc::channel(2);
         let wire = schema.clone();
+        // On the query's own threads (this runs on them), which it holds to the end.
         tokio::spawn(async move {
-            let _slot = slot;
+            let (_slot, _lease) = (slot, lease);
             let end = produce(streams, &wire, &limits, started, &tracker, &sender).await;
             match end {
                 Produced::Done => {
@@ -1044,13 +1081,7 @@ impl FlightSqlService for RunlakeFlightSql {
             sql: number_placeholders(&query.query),
             ..Default::default()
         };
-        let governor = &self.inner.governor;
-        let _slot = status!(governor.slot().await)?;
-        let (schema, handle) = status!(
-            governor
-                .within_deadline(self.prepare_ticket(&principal, handle))
-                .await
-        )?;
+        let (schema, handle) = status!(self.ticket_on_workers(&principal, handle).await)?;
         let info =
             status!(self.statement_info(&principal, &schema, &handle, request.into_inner()))?;
         Ok(Response::new(info))
@@ -1063,13 +1094,7 @@ impl FlightSqlService for RunlakeFlightSql {
     ) -> std::result::Result<Response<FlightInfo>, Status> {
         let principal = status!(self.caller(&request).await)?;
         let handle = status!(self.open(&principal, &cmd.prepared_statement_handle))?;
-        let governor = &self.inner.governor;
-        let _slot = status!(governor.slot().await)?;
-        let (schema, handle) = status!(
-            governor
-                .within_deadline(self.prepare_ticket(&principal, handle))
-                .await
-        )?;
+        let (schema, handle) = status!(self.ticket_on_workers(&principal, handle).await)?;
         let info =
             status!(self.statement_info(&principal, &schema, &handle, request.into_inner()))?;
         Ok(Response::new(info))
@@ -1083,7 +1108,10 @@ impl FlightSqlService for RunlakeFlightSql {
         let principal = status!(self.caller(&request).await)?;
         let handle = status!(self.open(&principal, &ticket.statement_handle))?;
         Ok(Response::new(status!(
-            self.stream_ticket(&principal, handle).await
+            self.on_workers(|this, lease| async move {
+                this.stream_ticket(&principal, handle, lease).await
+            })
+            .await
         )?))
     }
 
@@ -1095,7 +1123,10 @@ impl FlightSqlService for RunlakeFlightSql {
         let principal = status!(self.caller(&request).await)?;
         let handle = status!(self.open(&principal, &cmd.prepared_statement_handle))?;
         Ok(Response::new(status!(
-            self.stream_ticket(&principal, handle).await
+            self.on_workers(|this, lease| async move {
+                this.stream_ticket(&principal, handle, lease).await
+            })
+            .await
         )?))
     }
 
@@ -1167,7 +1198,10 @@ impl FlightSqlService for RunlakeFlightSql {
         if let Some(first) = batches.first() {
             handle.parameters = status!(ipc_stream(&first.schema(), &batches))?;
         }
-        status!(self.update(&principal, &handle).await)
+        status!(
+            self.on_workers(|this, _| async move { this.update(&principal, &handle).await })
+                .await
+        )
     }
 
     async fn do_put_statement_update(
@@ -1180,7 +1214,10 @@ impl FlightSqlService for RunlakeFlightSql {
             sql: number_placeholders(&cmd.query),
             ..Default::default()
         };
-        status!(self.update(&principal, &handle).await)
+        status!(
+            self.on_workers(|this, _| async move { this.update(&principal, &handle).await })
+                .await
+        )
     }
 
     async fn do_put_statement_ingest(
@@ -1194,7 +1231,10 @@ impl FlightSqlService for RunlakeFlightSql {
             .map_err(Status::from)?;
         let batches =
             status!(read_batches(request, self.inner.governor.limits().query_memory).await)?;
-        status!(self.ingest(&principal, cmd, batches).await)
+        status!(
+            self.on_workers(|this, _| async move { this.ingest(&principal, cmd, batches).await })
+                .await
+        )
     }
 
     async fn get_flight_info_catalogs(

@@ -140,6 +140,9 @@ impl Location {
             }
             "s3" | "s3a" => {
                 let mut b = AmazonS3Builder::from_env().with_url(self.url.as_str());
+                if let Some(http) = http_on_this_runtime() {
+                    b = b.with_http_connector(http);
+                }
                 for (k, v) in options {
                     let key = AmazonS3ConfigKey::from_str(&k.to_ascii_lowercase())
                         .map_err(|e| bad_option(k, &e))?;
@@ -149,6 +152,9 @@ impl Location {
             }
             "gs" => {
                 let mut b = GoogleCloudStorageBuilder::from_env().with_url(self.url.as_str());
+                if let Some(http) = http_on_this_runtime() {
+                    b = b.with_http_connector(http);
+                }
                 for (k, v) in options {
                     let key = GoogleConfigKey::from_str(&k.to_ascii_lowercase())
                         .map_err(|e| bad_option(k, &e))?;
@@ -158,6 +164,9 @@ impl Location {
             }
             _ => {
                 let mut b = MicrosoftAzureBuilder::from_env().with_url(self.url.as_str());
+                if let Some(http) = http_on_this_runtime() {
+                    b = b.with_http_connector(http);
+                }
                 for (k, v) in options {
                     let key = AzureConfigKey::from_str(&k.to_ascii_lowercase())
                         .map_err(|e| bad_option(k, &e))?;
@@ -182,6 +191,15 @@ impl Location {
             }),
         }
     }
+}
+
+/// Requests to a cloud store run on the runtime that opened the lake: a query running on
+/// threads of its own (the server gives each query a pool) would otherwise leave the
+/// store's pooled connections driven by, and stalled behind, whichever query made them.
+fn http_on_this_runtime() -> Option<object_store::client::SpawnedReqwestConnector> {
+    tokio::runtime::Handle::try_current()
+        .ok()
+        .map(object_store::client::SpawnedReqwestConnector::new)
 }
 
 /// Delta's default log store (commits by conditional put) for the cloud schemes; the
