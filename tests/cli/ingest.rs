@@ -69,10 +69,12 @@ fn vllm_detailed_result_gives_one_run_and_its_requests_in_milliseconds() {
     // Unknown keys are kept, the historical "request_goodput:" under its intended name.
     let extra = csv(dir.path(), "SELECT extra FROM runs");
     assert!(
-        extra.contains("total_token_throughput")
-            && extra.contains("request_goodput")
-            && extra.contains("p99.9_ttft_ms"),
+        extra.contains("request_goodput") && extra.contains("p99.9_ttft_ms"),
         "{extra}"
+    );
+    assert_eq!(
+        csv(dir.path(), "SELECT total_token_throughput FROM runs"),
+        "total_token_throughput\n124.8\n"
     );
     // Provenance.
     assert_eq!(
@@ -356,11 +358,11 @@ fn real_tool_outputs_land_in_runs_and_requests_in_milliseconds() {
     assert_eq!(
         csv(
             dir.path(),
-            "SELECT framework, total_input_tokens, total_output_tokens, duration_ms, output_throughput, num_requests FROM runs WHERE tool = 'llama-bench' ORDER BY duration_ms"
+            "SELECT framework, total_input_tokens, total_output_tokens, duration_ms, input_throughput, output_throughput, num_requests FROM runs WHERE tool = 'llama-bench' ORDER BY duration_ms"
         ),
-        "framework,total_input_tokens,total_output_tokens,duration_ms,output_throughput,num_requests\n\
-         llama.cpp,512,0,72.13564,7100.002165,5\n\
-         llama.cpp,0,128,1076.76788,118.881588,5\n"
+        "framework,total_input_tokens,total_output_tokens,duration_ms,input_throughput,output_throughput,num_requests\n\
+         llama.cpp,512,0,72.13564,7100.002165,,5\n\
+         llama.cpp,0,128,1076.76788,,118.881588,5\n"
     );
     // GuideLLM: request_latency seconds, *_ms milliseconds.
     let g = csv(

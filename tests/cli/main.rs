@@ -2,6 +2,7 @@
 
 mod ingest;
 mod lake;
+mod real;
 mod replay;
 mod report;
 mod security;

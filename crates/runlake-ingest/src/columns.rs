@@ -18,7 +18,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use crate::table::{
     INGESTED_AT, Kind, LINE, SOURCE, build, clip, convert, numeric_kind, timestamp_type,
 };
-use crate::value::{Cell, is_null_text, parse_number};
+use crate::value::{Cell, NotANumber, is_null_text, parse_number};
 use crate::{Reject, Result};
 
 /// Rows per output batch: bounds the size of any one array (and of the writer's buffers).
@@ -450,6 +450,8 @@ struct Numbers {
 const NULL: u8 = 0;
 const NUMBER: u8 = 1;
 const NOT_A_NUMBER: u8 = 2;
+/// Written as a number, but finite and beyond a double's range: refused.
+const OUT_OF_RANGE: u8 = 3;
 
 impl Numbers {
     fn parse(text: &StringArray) -> Self {
@@ -472,7 +474,12 @@ impl Numbers {
                     }
                 }
                 Ok(None) => {}
-                Err(_) => {
+                // A number for the column's type, refused when the column is built.
+                Err(NotANumber::OutOfRange) => {
+                    out.state[i] = OUT_OF_RANGE;
+                    out.numbers += 1;
+                }
+                Err(NotANumber::Text) => {
                     out.state[i] = NOT_A_NUMBER;
                     out.others += 1;
                 }
@@ -507,15 +514,30 @@ impl Numbers {
                 return false;
             }
             let ok = fits(state, f);
-            if !ok {
+            if state == OUT_OF_RANGE {
+                refused.push((i, NotANumber::OutOfRange.describe(text.value(i))));
+            } else if !ok {
                 refused.push((i, format!("not {what}: '{}'", clip(text.value(i)))));
             }
             ok
         });
         let nulls = Some(NullBuffer::new(valid)).filter(|n| n.null_count() > 0);
         if kind == Kind::Int {
-            // The integers in the values' own memory: no second column-sized allocation.
-            let ints: Vec<i64> = self.values.into_iter().map(|f| f as i64).collect();
+            // The integers as written: a double holds them exactly only up to 2^53, so
+            // larger ones (64-bit seeds, nanosecond timestamps) are parsed again as
+            // integers.
+            let ints: Vec<i64> = self
+                .values
+                .into_iter()
+                .enumerate()
+                .map(|(i, f)| {
+                    if f.abs() < 9.007_199_254_740_992e15 {
+                        f as i64
+                    } else {
+                        text.value(i).trim().parse::<i64>().unwrap_or(f as i64)
+                    }
+                })
+                .collect();
             Arc::new(Int64Array::new(ints.into(), nulls))
         } else {
             Arc::new(Float64Array::new(self.values.into(), nulls))

@@ -33,19 +33,40 @@ pub fn detect(source: &Source) -> Result<Format> {
         return Ok(Format::Mlperf);
     }
     if trimmed.starts_with('{') || trimmed.starts_with('[') {
-        if let Ok(doc) = parse_json(trimmed) {
-            return Ok(match &doc {
-                Value::Array(items) => detect_array(items),
-                Value::Object(_) => detect_record(&doc).unwrap_or(Format::Json),
-                _ => Format::Json,
-            });
-        }
-        // Not one document: JSON lines (or concatenated objects).
+        let error = match parse_json(trimmed) {
+            Ok(doc) => {
+                return Ok(match &doc {
+                    Value::Array(items) => detect_array(items),
+                    Value::Object(_) => detect_record(&doc).unwrap_or(Format::Json),
+                    _ => Format::Json,
+                });
+            }
+            Err(e) => e,
+        };
+        // Not one document: JSON lines (the first line a value of its own) ...
         let first = trimmed.lines().next().unwrap_or_default();
         if let Ok(record) = parse_json(first) {
             return Ok(detect_record(&record).unwrap_or(Format::Jsonl));
         }
-        return Ok(Format::Jsonl);
+        // ... or values one after another (a complete value before where the parse
+        // stopped); otherwise one multi-line document that is broken where it says.
+        if let Some(end) = offset_of(trimmed, error.line(), error.column())
+            && let Ok(record) = parse_json(&trimmed[..end])
+        {
+            return Ok(detect_record(&record).unwrap_or(Format::Jsonl));
+        }
+        let skipped = text[..text.len() - trimmed.len()].matches('\n').count() as u64;
+        return Err(Error::Format {
+            source_name: source.name.clone(),
+            message: crate::value::json_error_at(&error, 1 + skipped),
+        });
+    }
+    if crate::formats::genai_perf::is_csv_summary(trimmed) {
+        return Ok(if crate::formats::genai_perf::csv_is_aiperf(trimmed) {
+            Format::Aiperf
+        } else {
+            Format::GenaiPerf
+        });
     }
     let header = trimmed.lines().next().unwrap_or_default();
     if header.starts_with("Request Id,") && header.contains("request_e2e_time") {
@@ -64,6 +85,21 @@ pub fn detect(source: &Source) -> Result<Format> {
     })
 }
 
+/// The byte offset of 1-based `line` and `column` in `text` (serde_json counts columns
+/// in bytes), the offset clipped to a character boundary before it.
+fn offset_of(text: &str, line: usize, column: usize) -> Option<usize> {
+    let start: usize = text
+        .split_inclusive('\n')
+        .take(line.checked_sub(1)?)
+        .map(str::len)
+        .sum();
+    let mut at = (start + column.saturating_sub(1)).min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    Some(at)
+}
+
 fn detect_array(items: &[Value]) -> Format {
     let Some(Value::Object(first)) = items.first() else {
         return Format::Json;
@@ -72,6 +108,11 @@ fn detect_array(items: &[Value]) -> Format {
         Format::LlamaBench
     } else if first.contains_key("ttft_s") || first.contains_key("end_to_end_latency_s") {
         Format::Llmperf
+    } else if let Some(format) = detect_record(&Value::Object(first.clone()))
+        .filter(|f| matches!(f, Format::VllmBench | Format::SglangBench))
+    {
+        // `vllm bench sweep`'s summary.json: an array of result objects.
+        format
     } else {
         Format::Json
     }
@@ -93,6 +134,13 @@ fn detect_record(record: &Value) -> Option<Format> {
         && (meta.contains_key("x_request_id") || meta.contains_key("request_start_ns"))
         && has("metrics")
     {
+        return Some(Format::Aiperf);
+    }
+    if has("input_config")
+        && let Some(Value::Object(records)) = o.get("records")
+        && records.values().any(|m| m.get("unit").is_some())
+    {
+        // AIPerf since 2025: the metrics under `records`.
         return Some(Format::Aiperf);
     }
     if has("input_config") {

@@ -455,7 +455,7 @@ pub fn read_json_lines(source: &Source, table: &str) -> Result<Parsed> {
             Err(e) => rejects.push(Reject {
                 line: line_no,
                 column: None,
-                reason: format!("invalid JSON: {e}"),
+                reason: crate::value::json_line_error(&e),
                 raw: clip_raw(line),
             }),
         }
@@ -474,11 +474,7 @@ pub fn read_json(source: &Source, table: &str) -> Result<Parsed> {
     let text = source.text()?;
     let doc = parse_json(text).map_err(|e| Error::Format {
         source_name: source.name.clone(),
-        message: format!(
-            "line {}, column {}: invalid JSON: {e}",
-            e.line(),
-            e.column()
-        ),
+        message: crate::value::json_error_at(&e, 1),
     })?;
     let mut rows = TableRows::new(table, &[]);
     let mut rejects = Vec::new();

@@ -12,7 +12,7 @@ use datafusion::arrow::array::{
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
 use crate::names::is_count_column;
-use crate::value::{Cell, parse_number};
+use crate::value::{Cell, NotANumber, parse_number};
 use crate::{Reject, Result};
 
 /// The Arrow type a column is built as.
@@ -323,13 +323,18 @@ pub(crate) fn convert(cell: Cell, kind: Kind) -> Result<Cell, String> {
         (Kind::Float, C::Int(i)) => C::Float(i as f64),
         (Kind::Float, C::Str(s)) => match parse_number(&s) {
             Ok(v) => Cell::from(v),
-            Err(_) => return Err(format!("not a number: '{}'", clip(&s))),
+            Err(e) => return Err(e.describe(&s)),
         },
         (Kind::Int, C::Int(i)) => C::Int(i),
         (Kind::Int, C::Float(f)) if f.fract() == 0.0 && f.abs() < 9.2e18 => C::Int(f as i64),
         (Kind::Int, C::Float(f)) => return Err(format!("not a whole number: {f}")),
         (Kind::Int, C::Str(s)) => match parse_number(&s) {
             Ok(None) => C::Null,
+            // Exactly as written, beyond 2^53 too.
+            Ok(Some(_)) if s.trim().parse::<i64>().is_ok() => {
+                C::Int(s.trim().parse::<i64>().unwrap_or_default())
+            }
+            Err(NotANumber::OutOfRange) => return Err(NotANumber::OutOfRange.describe(&s)),
             Ok(Some(f)) if f.fract() == 0.0 && f.abs() < 9.2e18 => C::Int(f as i64),
             _ => return Err(format!("not a whole number: '{}'", clip(&s))),
         },

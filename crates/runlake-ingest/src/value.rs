@@ -45,17 +45,101 @@ impl From<Option<String>> for Cell {
 
 /// Parses JSON text, accepting the non-standard tokens `NaN`, `Infinity` and `-Infinity`
 /// outside strings (they become the strings `"NaN"`, `"Infinity"`, `"-Infinity"`, which
-/// [`as_f64`] reads back as numbers).
+/// [`as_f64`] reads back as numbers). Numbers are the correctly rounded doubles
+/// (serde_json's `float_roundtrip`); an object with the same key twice is an error at
+/// the second one (which value a tool meant is unknowable).
 pub fn parse_json(text: &str) -> Result<Value, serde_json::Error> {
-    match serde_json::from_str(text) {
-        Ok(v) => Ok(v),
+    match serde_json::from_str::<Strict>(text) {
+        Ok(v) => Ok(v.0),
         Err(e) => {
             let fixed = quote_special_floats(text);
             if fixed.len() == text.len() {
                 return Err(e);
             }
-            serde_json::from_str(&fixed).map_err(|_| e)
+            serde_json::from_str::<Strict>(&fixed)
+                .map(|v| v.0)
+                .map_err(|_| e)
         }
+    }
+}
+
+/// A JSON value whose objects have no key twice (serde_json's own `Value` keeps the
+/// last one).
+struct Strict(Value);
+
+impl<'de> serde::Deserialize<'de> for Strict {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(StrictVisitor).map(Strict)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(Strict(v)) = seq.next_element()? {
+            items.push(v);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        use serde::de::Error;
+        let mut out = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            // Checked before its value is read: the error's position is the key's.
+            if out.contains_key(&key) {
+                return Err(A::Error::custom(format!(
+                    "the key '{key}' appears twice in one object"
+                )));
+            }
+            let Strict(value) = map.next_value()?;
+            out.insert(key, value);
+        }
+        Ok(Value::Object(out))
     }
 }
 
@@ -175,26 +259,50 @@ pub fn is_null_text(s: &str) -> bool {
         || t.eq_ignore_ascii_case("none")
 }
 
-/// Text that is not a number.
+/// Why text is not a number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NotANumber;
+pub enum NotANumber {
+    /// It is not written as a number.
+    Text,
+    /// A finite number too large for a double (`1e400`): refused, never stored as an
+    /// infinity (JSON readers refuse it the same way).
+    OutOfRange,
+}
 
-/// Parses a number written as text. `Ok(None)` for the null spellings, `NaN` for `NaN`,
-/// infinities for `inf` / `Infinity`; `Err` when the text is not a number.
+impl NotANumber {
+    /// `not a number: '…'` or `number out of range: '…'`, for a bad-row message.
+    pub fn describe(self, text: &str) -> String {
+        let text: String = text.chars().take(40).collect();
+        match self {
+            NotANumber::Text => format!("not a number: '{text}'"),
+            NotANumber::OutOfRange => {
+                format!("number out of range (more than a 64-bit float holds): '{text}'")
+            }
+        }
+    }
+}
+
+/// Parses a number written as text (correctly rounded: Rust's `f64` parser). `Ok(None)`
+/// for the null spellings, `NaN` for `NaN`, infinities for `inf` / `Infinity`; `Err`
+/// when the text is not a number or is a finite number out of a double's range.
 pub fn parse_number(s: &str) -> Result<Option<f64>, NotANumber> {
     if s.as_bytes().first().is_some_and(u8::is_ascii_digit)
         && let Ok(f) = s.parse::<f64>()
     {
         // The common case. Text that starts with a digit and parses holds only digits,
         // '.', exponent and sign characters; anything else goes through the rules below.
-        return Ok(Some(f));
+        return if f.is_finite() {
+            Ok(Some(f))
+        } else {
+            Err(NotANumber::OutOfRange)
+        };
     }
     if s.as_bytes()
         .first()
         .is_some_and(|b| b.is_ascii_alphabetic() && !matches!(b.to_ascii_lowercase(), b'n' | b'i'))
     {
         // Plain text (a name): no NULL spelling, NaN or infinity starts this way.
-        return Err(NotANumber);
+        return Err(NotANumber::Text);
     }
     if is_null_text(s) {
         return Ok(None);
@@ -213,16 +321,47 @@ pub fn parse_number(s: &str) -> Result<Option<f64>, NotANumber> {
         if special(&["-inf", "-infinity"]) {
             return Ok(Some(f64::NEG_INFINITY));
         }
-        return Err(NotANumber);
+        return Err(NotANumber::Text);
     }
     // Reject things Rust accepts but people do not mean as numbers.
     if !t
         .bytes()
         .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E'))
     {
-        return Err(NotANumber);
+        return Err(NotANumber::Text);
     }
-    t.parse::<f64>().map(Some).map_err(|_| NotANumber)
+    match t.parse::<f64>() {
+        Ok(f) if f.is_finite() => Ok(Some(f)),
+        Ok(_) => Err(NotANumber::OutOfRange),
+        Err(_) => Err(NotANumber::Text),
+    }
+}
+
+/// What a JSON parse error says, without serde_json's own position.
+fn json_error_text(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let position = format!(" at line {} column {}", e.line(), e.column());
+    text.strip_suffix(&position).unwrap_or(&text).to_string()
+}
+
+/// `line L, column C: invalid JSON: …` for a JSON parse error of a text that starts on
+/// line `first_line` of its file.
+pub fn json_error_at(e: &serde_json::Error, first_line: u64) -> String {
+    format!(
+        "line {}, column {}: invalid JSON: {}",
+        first_line + (e.line() as u64).max(1) - 1,
+        e.column(),
+        json_error_text(e)
+    )
+}
+
+/// `invalid JSON at column C: …`, the reason of a bad line of a JSON-lines file.
+pub fn json_line_error(e: &serde_json::Error) -> String {
+    format!(
+        "invalid JSON at column {}: {}",
+        e.column(),
+        json_error_text(e)
+    )
 }
 
 /// A JSON value as a cell, guessing the type (lists of numbers become number lists).

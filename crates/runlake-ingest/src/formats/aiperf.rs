@@ -14,9 +14,28 @@ use crate::{Format, Parsed, Result, Source, TableData};
 
 pub fn read(source: &Source) -> Result<Parsed> {
     let text = source.text()?;
-    if let Ok(Value::Object(o)) = parse_json(text)
+    if super::genai_perf::is_csv_summary(text) {
+        return super::genai_perf::read_csv_summary(source, Format::Aiperf);
+    }
+    if let Ok(Value::Object(mut o)) = parse_json(text)
         && o.get("metadata").is_none()
     {
+        // Since 2025 the metrics sit under `records`, beside `input_config`.
+        if let Some(Value::Object(records)) = o.remove("records") {
+            for (k, v) in records {
+                o.entry(k).or_insert(v);
+            }
+        }
+        let has_metric = o
+            .values()
+            .any(|m| m.get("unit").is_some() && m.get("avg").is_some());
+        if !has_metric {
+            return Err(super::not_format(
+                source,
+                Format::Aiperf,
+                "no metrics (`{\"unit\": ..., \"avg\": ...}` objects, at the top level or under `records`)",
+            ));
+        }
         let mut runs = runs_table();
         runs.push(1, summary(&o, "aiperf", &run_id_of(text)));
         return Ok(parsed(Format::Aiperf, vec![runs], 1));
@@ -72,15 +91,27 @@ pub fn read(source: &Source) -> Result<Parsed> {
         if !success {
             failed += 1;
         }
-        let start = meta.get("request_start_ns").and_then(as_i64);
-        let end = meta.get("request_end_ns").and_then(as_i64);
+        // The request's start: `request_start_ns` (2024), `timestamp_ns` (since 2025);
+        // its end: `request_end_ns`, or the start plus the request's latency.
+        let start = meta
+            .get("request_start_ns")
+            .or_else(|| meta.get("timestamp_ns"))
+            .and_then(as_i64);
+        let latency_ns = ms("request_latency").map(|ms| (ms * 1e6).round() as i64);
+        let end = meta.get("request_end_ns").and_then(as_i64).or_else(|| {
+            let start = start?;
+            start.checked_add(latency_ns?)
+        });
         if let Some(s) = start {
             first = first.min(s);
             last = last.max(end.unwrap_or(s));
         }
         let output_tokens = count("output_sequence_length").or_else(|| count("output_token_count"));
-        let ttft = ms("time_to_first_token");
+        // `time_to_first_token` until 2025, `ttft` since.
+        let ttft = ms("time_to_first_token").or_else(|| ms("ttft"));
         let e2e = ms("request_latency");
+        // AIPerf's own per-request inter-token latency when written: the TPOT.
+        let tpot_ms = ms("inter_token_latency").or_else(|| tpot(e2e, ttft, output_tokens));
         let mut r = Record::default();
         r.str("run_id", Some(run_id));
         r.i64("request_index", Some(index));
@@ -88,7 +119,7 @@ pub fn read(source: &Source) -> Result<Parsed> {
         r.i64("input_tokens", count("input_sequence_length"));
         r.i64("output_tokens", output_tokens);
         r.f64("ttft_ms", ttft);
-        r.f64("tpot_ms", tpot(e2e, ttft, output_tokens));
+        r.f64("tpot_ms", tpot_ms);
         r.f64("e2e_ms", e2e);
         r.set("itl_ms", itl.map_or(Cell::Null, Cell::FloatList));
         r.set(
@@ -104,6 +135,8 @@ pub fn read(source: &Source) -> Result<Parsed> {
             if !matches!(
                 k.as_str(),
                 "time_to_first_token"
+                    | "ttft"
+                    | "inter_token_latency"
                     | "request_latency"
                     | "inter_chunk_latency"
                     | "input_sequence_length"
@@ -114,7 +147,10 @@ pub fn read(source: &Source) -> Result<Parsed> {
             }
         }
         for (k, v) in meta {
-            if !matches!(k.as_str(), "request_start_ns" | "was_cancelled") {
+            if !matches!(
+                k.as_str(),
+                "request_start_ns" | "timestamp_ns" | "was_cancelled"
+            ) {
                 r.extra.insert(k.clone(), v.clone());
             }
         }

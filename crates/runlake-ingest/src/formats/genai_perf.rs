@@ -8,6 +8,10 @@
 //! - `profile_export_genai_perf.json` / `profile_export_aiperf.json` (summaries): one
 //!   `runs` row from the metric objects `{unit, avg, p50, p90, p95, p99, std, ...}`, each
 //!   converted from its own unit.
+//! - `profile_export_genai_perf.csv` / `profile_export_aiperf.csv` (the same summaries
+//!   as the tools print them): a `Metric,avg,min,max,p..` section of statistics and a
+//!   `Metric,Value` section of single values, the unit in each metric's name
+//!   (`Time To First Token (ms)`), numbers with thousands separators (`"1,019.69"`).
 
 use serde_json::{Map, Value};
 
@@ -17,6 +21,9 @@ use crate::{Format, Parsed, Result, Source};
 
 pub fn read(source: &Source) -> Result<Parsed> {
     let text = source.text()?;
+    if is_csv_summary(text) {
+        return read_csv_summary(source, Format::GenaiPerf);
+    }
     let doc = crate::value::parse_json(text)
         .map_err(|e| super::not_format(source, Format::GenaiPerf, &e.to_string()))?;
     let Value::Object(o) = doc else {
@@ -32,6 +39,133 @@ pub fn read(source: &Source) -> Result<Parsed> {
     let mut runs = runs_table();
     runs.push(1, summary(&o, "genai-perf", &run_id_of(text)));
     Ok(parsed(Format::GenaiPerf, vec![runs], 1))
+}
+
+/// Whether `text` is a GenAI-Perf / AIPerf summary CSV: its first line is the header of
+/// the statistics section.
+pub fn is_csv_summary(text: &str) -> bool {
+    let header = text.trim_start_matches('\u{feff}').lines().next().unwrap_or_default();
+    let cols: Vec<&str> = header.trim_end().split(',').collect();
+    cols.first() == Some(&"Metric") && cols.contains(&"avg") && cols.contains(&"p50")
+}
+
+/// Whether a summary CSV is AIPerf's (it has metrics GenAI-Perf never wrote).
+pub fn csv_is_aiperf(text: &str) -> bool {
+    text.lines().any(|l| {
+        l.starts_with("Benchmark Duration")
+            || l.starts_with("Time to Second Token")
+            || l.starts_with("Inter Chunk Latency")
+            || l.starts_with("Error Request Count")
+    })
+}
+
+/// A summary CSV as the summary JSON's `{metric: {unit, avg, p50, ...}}` object, then
+/// one `runs` row from it.
+pub fn read_csv_summary(source: &Source, format: Format) -> Result<Parsed> {
+    let text = source.text()?;
+    let bad = |line: usize, what: String| crate::Error::Format {
+        source_name: source.name.clone(),
+        message: format!("line {}: {what}", line + 1),
+    };
+    let mut doc = Map::new();
+    let mut stats: Vec<String> = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim_end_matches('\r');
+        if line.trim().is_empty() {
+            continue;
+        }
+        let fields: Vec<String> = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(line.as_bytes())
+            .records()
+            .next()
+            .transpose()
+            .map_err(|e| bad(n, e.to_string()))?
+            .map(|r| r.iter().map(str::to_string).collect())
+            .unwrap_or_default();
+        if fields.first().map(String::as_str) == Some("Metric") {
+            stats = fields[1..].to_vec();
+            continue;
+        }
+        if stats.is_empty() {
+            return Err(bad(n, "expected a `Metric,...` header".into()));
+        }
+        if fields.len() != stats.len() + 1 {
+            return Err(bad(
+                n,
+                format!(
+                    "expected {} fields as in its section's header, found {}",
+                    stats.len() + 1,
+                    fields.len()
+                ),
+            ));
+        }
+        let (key, unit) = csv_metric(&fields[0]);
+        let mut metric = Map::new();
+        if let Some(unit) = unit {
+            metric.insert("unit".into(), Value::String(unit));
+        }
+        for (stat, text) in stats.iter().zip(&fields[1..]) {
+            let value = csv_number(text).map_err(|e| {
+                bad(n, format!("column '{stat}' of '{}': {e}", fields[0]))
+            })?;
+            // A `Metric,Value` section's one value is the metric's `avg`.
+            let stat = if stat == "Value" { "avg" } else { stat.as_str() };
+            metric.insert(
+                stat.to_string(),
+                value.map_or(Value::Null, |v| {
+                    serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number)
+                }),
+            );
+        }
+        doc.insert(key, Value::Object(metric));
+    }
+    if doc.is_empty() {
+        return Err(super::not_format(source, format, "no metric rows"));
+    }
+    let tool = if format == Format::Aiperf {
+        "aiperf"
+    } else {
+        "genai-perf"
+    };
+    let mut runs = runs_table();
+    runs.push(1, summary(&doc, tool, &run_id_of(text)));
+    Ok(parsed(format, vec![runs], 1))
+}
+
+/// `Time To First Token (ms)` -> (`time_to_first_token`, `ms`); the few names whose JSON
+/// key is not their words are mapped to it.
+fn csv_metric(name: &str) -> (String, Option<String>) {
+    let (words, unit) = match name.rsplit_once('(') {
+        Some((w, u)) => (w.trim(), Some(u.trim_end_matches(')').trim().to_string())),
+        None => (name.trim(), None),
+    };
+    let key = words.to_ascii_lowercase().replace(' ', "_");
+    let key = match key.as_str() {
+        "minimum_request_timestamp" => "min_request_timestamp".to_string(),
+        "maximum_response_timestamp" => "max_response_timestamp".to_string(),
+        "total_input_sequence_length" => "total_isl".to_string(),
+        "total_output_sequence_length" => "total_osl".to_string(),
+        _ => key,
+    };
+    // Throughputs carry a rate (`per sec`, `tokens/sec`), not a time unit.
+    (key, unit)
+}
+
+/// A number as the summary CSVs print it: plain, or with thousands separators
+/// (`1,019.69`); empty is NULL.
+fn csv_number(text: &str) -> std::result::Result<Option<f64>, String> {
+    let t = text.trim();
+    let grouped = t.contains(',')
+        && t.split('.').next().is_some_and(|whole| {
+            let mut groups = whole.trim_start_matches('-').split(',');
+            groups
+                .next()
+                .is_some_and(|g| (1..=3).contains(&g.len()) && g.bytes().all(|b| b.is_ascii_digit()))
+                && groups.all(|g| g.len() == 3 && g.bytes().all(|b| b.is_ascii_digit()))
+        });
+    let plain = if grouped { t.replace(',', "") } else { t.to_string() };
+    crate::value::parse_number(&plain).map_err(|e| e.describe(t))
 }
 
 fn raw(doc: &Map<String, Value>, experiments: &[Value]) -> Result<Parsed> {
@@ -188,6 +322,8 @@ pub fn to_ms(value: f64, unit: &str) -> Option<f64> {
 pub fn summary(o: &Map<String, Value>, tool: &str, run_id: &str) -> Vec<(String, Cell)> {
     const LATENCIES: &[(&str, &str)] = &[
         ("time_to_first_token", "ttft"),
+        // AIPerf's name for it since 2025.
+        ("ttft", "ttft"),
         ("request_latency", "e2e"),
         ("inter_token_latency", "tpot"),
         ("inter_chunk_latency", "itl"),
@@ -240,6 +376,14 @@ pub fn summary(o: &Map<String, Value>, tool: &str, run_id: &str) -> Vec<(String,
             .or_else(|| i(o, "request_count")),
     );
     r.i64("failed", avg("error_request_count").map(|c| c as i64));
+    if tool == "aiperf" {
+        // AIPerf's request_count counts the requests that succeeded; the errors are
+        // counted apart.
+        let ok = avg("request_count").map(|c| c as i64);
+        let errors = avg("error_request_count").map_or(0, |c| c as i64);
+        r.i64("completed", ok);
+        r.i64("num_requests", ok.map(|n| n + errors));
+    }
     r.i64("total_input_tokens", avg("total_isl").map(|c| c as i64));
     r.i64("total_output_tokens", avg("total_osl").map(|c| c as i64));
     if let Some(m) = metric("benchmark_duration") {

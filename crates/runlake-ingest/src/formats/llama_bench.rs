@@ -1,7 +1,9 @@
 //! `llama-bench -o json|jsonl|csv`: one `runs` row per test (`pp512`, `tg128`, ...).
 //! Times are nanoseconds in the file: `duration_ms` is the mean time of one repetition;
 //! the test's size is `total_input_tokens` (n_prompt) and `total_output_tokens` (n_gen),
-//! its speed `output_throughput` (avg_ts, tokens/s); the repetitions are `num_requests`.
+//! its speed (avg_ts, tokens/s) `input_throughput` for a prompt test, `output_throughput`
+//! for a generation test, `total_token_throughput` for a combined one; the repetitions
+//! are `num_requests`.
 
 use serde_json::{Map, Value};
 
@@ -110,7 +112,15 @@ pub fn read(source: &Source) -> Result<Parsed> {
         r.f64("duration_ms", f(&o, "avg_ns").map(|ns| ns / 1e6));
         r.i64("total_input_tokens", i(&o, "n_prompt"));
         r.i64("total_output_tokens", i(&o, "n_gen"));
-        r.f64("output_throughput", f(&o, "avg_ts"));
+        // avg_ts is tokens per second of the test's own tokens: prompt tokens for a
+        // prompt test (`pp512`: n_gen 0), generated ones for a generation test
+        // (`tg128`: n_prompt 0), both for a combined test (`pp512+tg128`).
+        let throughput = match (i(&o, "n_prompt"), i(&o, "n_gen")) {
+            (_, Some(0)) => "input_throughput",
+            (Some(0), _) => "output_throughput",
+            _ => "total_token_throughput",
+        };
+        r.f64(throughput, f(&o, "avg_ts"));
         let reps = o
             .get("samples_ns")
             .and_then(Value::as_array)

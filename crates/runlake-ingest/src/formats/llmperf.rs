@@ -58,22 +58,39 @@ pub fn read(source: &Source) -> Result<Parsed> {
 fn request(o: &Map<String, Value>, run_id: &str, index: usize) -> Vec<(String, Cell)> {
     let ms = |k: &str| f(o, k).map(|s| s * 1000.0);
     let error = s(o, "error_msg").filter(|e| !e.is_empty());
-    let code = i(o, "error_code");
+    // A number (an HTTP status) or a name (`API_ERROR`), as the tool wrote it.
+    let code = s(o, "error_code").filter(|c| !c.is_empty());
+    let success = error.is_none() && code.is_none();
+    // A failed request's numbers are llmperf's placeholders (all 0): not measured.
+    let measured = |v: Option<f64>| v.filter(|_| success);
     let mut r = Record::default();
     r.str("run_id", Some(run_id.to_string()));
     r.i64("request_index", Some(index as i64));
-    r.i64("input_tokens", i(o, "number_input_tokens"));
-    r.i64("output_tokens", i(o, "number_output_tokens"));
-    r.f64("ttft_ms", ms("ttft_s"));
+    r.i64(
+        "input_tokens",
+        i(o, "number_input_tokens").filter(|_| success),
+    );
+    r.i64(
+        "output_tokens",
+        i(o, "number_output_tokens").filter(|_| success),
+    );
+    r.f64("ttft_ms", measured(ms("ttft_s")));
     // llmperf's per-request inter-token latency is the mean gap: the TPOT.
-    r.f64("tpot_ms", ms("inter_token_latency_s"));
-    r.f64("e2e_ms", ms("end_to_end_latency_s"));
-    r.set("success", Cell::Bool(error.is_none() && code.is_none()));
+    r.f64("tpot_ms", measured(ms("inter_token_latency_s")));
+    r.f64("e2e_ms", measured(ms("end_to_end_latency_s")));
+    r.set("success", Cell::Bool(success));
     r.str(
         "error",
-        error.or_else(|| code.map(|c| format!("error code {c}"))),
+        error.or_else(|| code.as_ref().map(|c| format!("error code {c}"))),
     );
+    if let Some(code) = code {
+        r.extra.insert("error_code".into(), Value::String(code));
+    }
     for (k, v) in o {
+        // A failed request's token counts and throughput are placeholders too.
+        if !success && (k.ends_with("_tokens") || k.ends_with("_per_s")) {
+            continue;
+        }
         if !matches!(
             k.as_str(),
             "error_code"

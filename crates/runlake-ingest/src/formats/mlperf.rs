@@ -6,14 +6,15 @@ use serde_json::{Map, Value};
 
 use super::{Record, parsed, run_id_of, runs_table};
 use crate::value::{parse_json, parse_number};
-use crate::{Format, Parsed, Result, Source};
+use crate::{Format, Parsed, Reject, Result, Source};
 
 pub fn read(source: &Source) -> Result<Parsed> {
     let text = source.text()?;
-    let (values, kind) = if text.trim_start().starts_with(":::MLLOG") {
-        (detail(text), "detail")
+    let (values, kind, rejects) = if text.trim_start().starts_with(":::MLLOG") {
+        (detail(text), "detail", Vec::new())
     } else {
-        (summary(text), "summary")
+        let (values, rejects) = summary(text);
+        (values, "summary", rejects)
     };
     if values.is_empty() {
         return Err(super::not_format(
@@ -32,12 +33,17 @@ pub fn read(source: &Source) -> Result<Parsed> {
         "tool_version",
         get("loadgen_version").and_then(|v| crate::value::as_str(&v)),
     );
-    r.str(
-        "hardware",
-        get("sut_name").and_then(|v| crate::value::as_str(&v)),
+    // The SUT name is the submitter's name for the system under test (often the model
+    // and scenario, not hardware): it stays in `extra` as `sut_name`.
+    // Offline runs print `Samples per second`, Server runs `Completed samples per second`.
+    r.f64(
+        "request_throughput",
+        num("completed_samples_per_sec").or_else(|| num("samples_per_sec")),
     );
-    r.f64("request_throughput", num("completed_samples_per_sec"));
-    r.f64("output_throughput", num("completed_tokens_per_sec"));
+    r.f64(
+        "output_throughput",
+        num("completed_tokens_per_sec").or_else(|| num("tokens_per_sec")),
+    );
     r.i64("num_requests", num("query_count").map(|v| v as i64));
     r.f64("request_rate", num("target_qps"));
     for (stat, key) in [
@@ -71,7 +77,9 @@ pub fn read(source: &Source) -> Result<Parsed> {
     r.extra = extra;
     let mut runs = runs_table();
     runs.push(1, r.into_cells(true));
-    Ok(parsed(Format::Mlperf, vec![runs], 1))
+    let mut p = parsed(Format::Mlperf, vec![runs], 1);
+    p.rejects = rejects;
+    Ok(p)
 }
 
 /// Normalises a summary key: `Min latency (ns)` -> `latency_min_ns`, `99.00 percentile
@@ -97,9 +105,12 @@ fn summary_key(key: &str) -> String {
     format!("{key}{unit}")
 }
 
-fn summary(text: &str) -> Map<String, Value> {
+/// The summary's `Key : value` lines, and a bad row for each value that must be a number
+/// (a key with a unit, a rate, a count, a seed) and is not.
+fn summary(text: &str) -> (Map<String, Value>, Vec<Reject>) {
     let mut out = Map::new();
-    for line in text.lines() {
+    let mut rejects = Vec::new();
+    for (n, line) in text.lines().enumerate() {
         let Some((k, v)) = line.split_once(':') else {
             continue;
         };
@@ -108,11 +119,30 @@ fn summary(text: &str) -> Map<String, Value> {
             continue;
         }
         let key = summary_key(k);
-        let value = match parse_number(v) {
-            Ok(Some(n)) => {
-                serde_json::Number::from_f64(n).map_or(Value::String(v.into()), Value::Number)
+        let numeric = k.ends_with(')')
+            || ["_per_sec", "_seed", "_count", "_qps", "_query"]
+                .iter()
+                .any(|s| key.ends_with(s));
+        // Integers exactly as written (64-bit seeds do not fit a double).
+        let value = if let Ok(i) = v.parse::<i64>() {
+            Value::from(i)
+        } else if let Ok(u) = v.parse::<u64>() {
+            Value::from(u)
+        } else {
+            match parse_number(v) {
+                Ok(Some(n)) => serde_json::Number::from_f64(n)
+                    .map_or(Value::String(v.into()), Value::Number),
+                Err(e) if numeric => {
+                    rejects.push(Reject {
+                        line: n as u64 + 1,
+                        column: Some(k.to_string()),
+                        reason: e.describe(v),
+                        raw: line.chars().take(2000).collect(),
+                    });
+                    continue;
+                }
+                _ => Value::String(v.to_string()),
             }
-            _ => Value::String(v.to_string()),
         };
         let key = match key.as_str() {
             "completed_samples_per_sec"
@@ -130,7 +160,7 @@ fn summary(text: &str) -> Map<String, Value> {
     if let Some(v) = out.get("param_target_qps").cloned() {
         out.insert("target_qps".into(), v);
     }
-    out
+    (out, rejects)
 }
 
 /// The detail log's result keys, renamed to the summary's: `result_mean_latency_ns` ->

@@ -1,7 +1,7 @@
 //! The tool formats, and the canonical tables they land in.
 
 mod aiperf;
-mod genai_perf;
+pub(crate) mod genai_perf;
 mod guidellm;
 mod llama_bench;
 mod llmperf;
@@ -67,6 +67,8 @@ pub fn runs_table() -> TableRows {
         ("total_output_tokens", Kind::Int),
         ("request_throughput", Kind::Float),
         ("output_throughput", Kind::Float),
+        ("input_throughput", Kind::Float),
+        ("total_token_throughput", Kind::Float),
     ]
     .into_iter()
     .map(|(n, k)| (n.to_string(), k))
@@ -173,7 +175,11 @@ pub fn object_lines(
             let object = match parse_json(line) {
                 Ok(Value::Object(o)) => Ok(o),
                 Ok(_) => Err(line_reject(line_no, "not a JSON object", line)),
-                Err(e) => Err(line_reject(line_no, &format!("invalid JSON: {e}"), line)),
+                Err(e) => Err(line_reject(
+                    line_no,
+                    &crate::value::json_line_error(&e),
+                    line,
+                )),
             };
             (line_no, line, object)
         })
@@ -275,10 +281,7 @@ pub fn json_stream(source: &Source) -> Result<Vec<(u64, Value, String)>> {
         let raw = &rest[..end];
         let value = parse_json(raw).map_err(|e| Error::Format {
             source_name: source.name.clone(),
-            message: format!(
-                "line {}: invalid JSON: {e}",
-                start_line + e.line() as u64 - 1
-            ),
+            message: crate::value::json_error_at(&e, start_line),
         })?;
         out.push((start_line, value, raw.to_string()));
         offset += end;

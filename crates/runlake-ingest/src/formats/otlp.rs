@@ -9,12 +9,13 @@ use serde_json::{Map, Value};
 
 use super::{Record, json_stream, s, spans_table};
 use crate::value::{Cell, as_f64, as_i64};
-use crate::{Format, Parsed, Result, Source, TableData};
+use crate::{Format, Parsed, Reject, Result, Source, TableData};
 
 pub fn read(source: &Source) -> Result<Parsed> {
     let documents = json_stream(source)?;
     let single = documents.len() == 1;
     let mut spans = spans_table();
+    let mut rejects = Vec::new();
     let mut ordinal = 0u64;
     for (line, doc, _) in &documents {
         let Some(resources) = doc.get("resourceSpans").and_then(Value::as_array) else {
@@ -41,8 +42,16 @@ pub fn read(source: &Source) -> Result<Parsed> {
                 for span in list.into_iter().flatten() {
                     let Value::Object(o) = span else { continue };
                     ordinal += 1;
-                    let row = span_row(o, service, scope);
-                    spans.push(if single { ordinal } else { *line }, row);
+                    let at = if single { ordinal } else { *line };
+                    match span_row(o, service, scope) {
+                        Ok(row) => spans.push(at, row),
+                        Err(reason) => rejects.push(Reject {
+                            line: at,
+                            column: None,
+                            reason,
+                            raw: Value::Object(o.clone()).to_string().chars().take(2000).collect(),
+                        }),
+                    }
                 }
             }
         }
@@ -50,20 +59,34 @@ pub fn read(source: &Source) -> Result<Parsed> {
     Ok(Parsed {
         format: Format::Otlp,
         tables: vec![TableData::Rows(spans)],
-        rejects: Vec::new(),
+        rejects,
         renamed: Vec::new(),
         records: ordinal as usize,
     })
 }
 
+/// One span's row, or why it is refused: OTLP times are unsigned nanoseconds since the
+/// epoch, so a negative one is not a time, and a duration that does not fit is refused
+/// rather than wrapped.
 fn span_row(
     o: &Map<String, Value>,
     service: Option<&str>,
     scope: Option<&str>,
-) -> Vec<(String, Cell)> {
-    let ns = |k: &str| o.get(k).and_then(as_i64);
-    let start = ns("startTimeUnixNano");
-    let end = ns("endTimeUnixNano");
+) -> std::result::Result<Vec<(String, Cell)>, String> {
+    let ns = |k: &str| -> std::result::Result<Option<i64>, String> {
+        match o.get(k).and_then(as_i64) {
+            Some(t) if t < 0 => Err(format!("{k} is negative ({t}): not a time")),
+            t => Ok(t),
+        }
+    };
+    let start = ns("startTimeUnixNano")?;
+    let end = ns("endTimeUnixNano")?;
+    let duration_ns = match start.zip(end) {
+        Some((a, b)) => Some(b.checked_sub(a).ok_or_else(|| {
+            format!("the span's duration ({b} - {a} ns) is out of range")
+        })?),
+        None => None,
+    };
     // The code as a number (OTLP/JSON) or as the enum's name (some exporters).
     let status = o.get("status").map(|st| match st.get("code") {
         Some(Value::Number(n)) => match n.as_i64() {
@@ -89,10 +112,7 @@ fn span_row(
         start.map_or(Cell::Null, |t| Cell::Ts(t / 1000)),
     );
     r.set("end_time", end.map_or(Cell::Null, |t| Cell::Ts(t / 1000)));
-    r.f64(
-        "duration_ms",
-        start.zip(end).map(|(a, b)| (b - a) as f64 / 1e6),
-    );
+    r.f64("duration_ms", duration_ns.map(|d| d as f64 / 1e6));
     r.str("status", status.map(str::to_string));
     if let Some(message) = o
         .get("status")
@@ -165,7 +185,7 @@ fn span_row(
             r.extra.insert(k.clone(), v.clone());
         }
     }
-    r.into_cells(false)
+    Ok(r.into_cells(false))
 }
 
 /// OTLP `KeyValue` lists as one JSON object, values unwrapped from `AnyValue`.

@@ -53,6 +53,9 @@ const CANONICAL_KEYS: &[&str] = &[
     "total_output_tokens",
     "request_throughput",
     "output_throughput",
+    "input_throughput",
+    "total_token_throughput",
+    "total_throughput",
     "input_lens",
     "output_lens",
     "ttfts",
@@ -64,7 +67,17 @@ const CANONICAL_KEYS: &[&str] = &[
 ];
 
 pub fn read(source: &Source, tool: Tool, options: &Options) -> Result<Parsed> {
-    let values = json_stream(source)?;
+    // `vllm bench sweep` writes its runs' results as one JSON array (`summary.json`).
+    let mut values = Vec::new();
+    for (line, value, raw) in json_stream(source)? {
+        match value {
+            Value::Array(items) => values.extend(items.into_iter().map(|item| {
+                let raw = item.to_string();
+                (line, item, raw)
+            })),
+            other => values.push((line, other, raw)),
+        }
+    }
     let format = match tool {
         Tool::Vllm => Format::VllmBench,
         Tool::Sglang => Format::SglangBench,
@@ -102,7 +115,20 @@ pub fn read(source: &Source, tool: Tool, options: &Options) -> Result<Parsed> {
         r.str("framework", framework.clone());
         r.str("backend", backend);
         r.str("label", s(&o, "label"));
-        let model = s(&o, "model_id").or_else(|| s(&o, "model"));
+        // SGLang since late 2025: the model is in the server's arguments it records.
+        let server_model = || {
+            let info = o.get("server_info")?;
+            let model = |v: &Value| {
+                v.get("served_model_name")
+                    .or_else(|| v.get("model_path"))
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            };
+            model(info).or_else(|| model(info.get("internal_states")?.get(0)?))
+        };
+        let model = s(&o, "model_id")
+            .or_else(|| s(&o, "model"))
+            .or_else(server_model);
         r.str("model", model.clone());
         r.str("hardware", s(&o, "hardware"));
         let started = s(&o, "date").and_then(|d| parse_timestamp_us(&d, options.timezone_offset_s));
@@ -117,13 +143,22 @@ pub fn read(source: &Source, tool: Tool, options: &Options) -> Result<Parsed> {
         r.i64("total_output_tokens", i(&o, "total_output_tokens"));
         r.f64("request_throughput", f(&o, "request_throughput"));
         r.f64("output_throughput", f(&o, "output_throughput"));
+        r.f64("input_throughput", f(&o, "input_throughput"));
+        r.f64(
+            "total_token_throughput",
+            f(&o, "total_token_throughput").or_else(|| f(&o, "total_throughput")),
+        );
+        // With no request completed the tool writes 0.0 for every latency statistic: it
+        // measured none, so they are NULL.
+        let measured = i(&o, "completed") != Some(0);
         let mut used: Vec<String> = Vec::new();
         for (key, value) in &o {
             if let Some(column) = summary_column(key) {
-                r.f64(&column, as_f64(value));
+                r.f64(&column, as_f64(value).filter(|_| measured));
                 used.push(key.clone());
             }
         }
+        check_lists(source, &o, line)?;
         for (key, value) in &o {
             if CONFIG_KEYS.contains(&key.as_str()) {
                 r.config.insert(key.clone(), value.clone());
@@ -173,6 +208,39 @@ fn summary_column(key: &str) -> Option<String> {
     .then(|| format!("{stat}_{metric}_ms"))
 }
 
+/// The per-request lists, which must line up: one entry per request each.
+const PER_REQUEST: &[&str] = &[
+    "ttfts",
+    "input_lens",
+    "output_lens",
+    "itls",
+    "errors",
+    "e2els",
+    "start_times",
+    "generated_texts",
+];
+
+/// Refuses a result whose per-request lists differ in length (a request's values would
+/// be paired with another's), naming the lists and their lengths.
+fn check_lists(source: &Source, o: &Map<String, Value>, line: u64) -> Result<()> {
+    let lengths: Vec<(&str, usize)> = PER_REQUEST
+        .iter()
+        .filter_map(|k| Some((*k, o.get(*k)?.as_array()?.len())))
+        .collect();
+    if lengths.windows(2).all(|w| w[0].1 == w[1].1) {
+        return Ok(());
+    }
+    let said: Vec<String> = lengths.iter().map(|(k, n)| format!("{k} {n}")).collect();
+    Err(crate::Error::Format {
+        source_name: source.name.clone(),
+        message: format!(
+            "line {line}: the per-request lists differ in length ({}): each must hold one \
+             entry per request",
+            said.join(", ")
+        ),
+    })
+}
+
 fn at(l: Option<&Vec<Value>>, idx: usize) -> Option<&Value> {
     l.and_then(|l| l.get(idx))
 }
@@ -214,8 +282,15 @@ fn add_requests(
                 let gaps: f64 = itl_ms.as_ref()?.iter().flatten().sum();
                 ttft_ms.map(|t| t + gaps)
             });
-        let tpot_ms = super::tpot(e2e_ms, ttft_ms, output_tokens);
         let success = error.is_none() && ttft_ms.is_some_and(|t| t > 0.0);
+        // A failed request's latencies are the tool's placeholders (0.0 and empty
+        // lists): not measured, so NULL.
+        let (ttft_ms, e2e_ms, itl_ms) = if success {
+            (ttft_ms, e2e_ms, itl_ms)
+        } else {
+            (None, None, None)
+        };
+        let tpot_ms = super::tpot(e2e_ms, ttft_ms, output_tokens);
         let mut r = Record::default();
         r.str("run_id", Some(run_id.to_string()));
         r.i64("request_index", Some(idx as i64));

@@ -57,8 +57,8 @@ pub fn read(source: &Source) -> Result<Parsed> {
             let v = record.get(col(name)?)?;
             match parse_number(v) {
                 Ok(x) => x,
-                Err(_) => {
-                    bad.get_or_insert((name.to_string(), v.to_string()));
+                Err(e) => {
+                    bad.get_or_insert((name.to_string(), v.to_string(), e));
                     None
                 }
             }
@@ -69,11 +69,11 @@ pub fn read(source: &Source) -> Result<Parsed> {
         let tpot = num("decode_time_execution_plus_preemption_normalized");
         let prefill = num("request_num_prefill_tokens");
         let decode = num("request_num_decode_tokens");
-        if let Some((column, value)) = bad {
+        if let Some((column, value, reason)) = bad {
             rejects.push(Reject {
                 line,
                 column: Some(column),
-                reason: format!("not a number: '{value}'"),
+                reason: reason.describe(&value),
                 raw: record.iter().collect::<Vec<_>>().join(","),
             });
             continue;
@@ -86,7 +86,8 @@ pub fn read(source: &Source) -> Result<Parsed> {
         r.f64("ttft_ms", ttft.map(|s| s * 1000.0));
         r.f64("tpot_ms", tpot.map(|s| s * 1000.0));
         r.f64("e2e_ms", e2e.map(|s| s * 1000.0));
-        r.set("success", Cell::Bool(true));
+        // A request the simulation never finished has no end-to-end time.
+        r.set("success", Cell::Bool(e2e.is_some()));
         if let Some(e) = e2e {
             e2e_total += e;
             n_ok += 1;
