@@ -75,8 +75,20 @@ pub fn detect(source: &Source) -> Result<Format> {
     if header.contains("avg_ns") && header.contains("n_prompt") {
         return Ok(Format::LlamaBench);
     }
+    if crate::formats::llama_bench::has_markdown_table(trimmed) {
+        return Ok(Format::LlamaBench);
+    }
     let tabs = header.matches('\t').count();
     let commas = header.matches(',').count();
+    if tabs == 0 && commas == 0 && trimmed.lines().nth(1).is_some() {
+        // One column and no delimiter: free text, not a table.
+        return Err(Error::Format {
+            source_name: source.name.clone(),
+            message: "not a delimited file or a run log runlake knows: its first line has no \
+                      comma or tab (give --format csv to read each line as one value)"
+                .into(),
+        });
+    }
     let named_tsv = source.name.to_ascii_lowercase().contains(".tsv");
     Ok(if tabs > commas || (named_tsv && tabs > 0) {
         Format::Tsv

@@ -132,6 +132,35 @@ impl TableRows {
     }
 
     /// Adds a record from `line` of the source (1-based).
+    /// Whether any row holds a measurement: a number, time or list outside the columns
+    /// a reader fills by itself (indexes and counts of rows), or an error text. A tool
+    /// reader whose rows hold none found none of the fields that define its format.
+    pub fn any_measured(&self) -> bool {
+        const COUNTED: &[&str] = &["request_index", "num_requests", "completed", "failed"];
+        let measured: Vec<usize> = self
+            .columns
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| !COUNTED.contains(&c.as_str()))
+            .map(|(i, _)| i)
+            .collect();
+        let error = self.index.get("error").copied();
+        self.rows.iter().any(|(_, row)| {
+            measured.iter().any(|&i| {
+                matches!(
+                    row.get(i),
+                    Some(
+                        Cell::Float(_)
+                            | Cell::Int(_)
+                            | Cell::Ts(_)
+                            | Cell::FloatList(_)
+                            | Cell::IntList(_)
+                    )
+                ) || (Some(i) == error && row.get(i).is_some_and(|c| !c.is_null()))
+            })
+        })
+    }
+
     pub fn push(&mut self, line: u64, cells: Vec<(String, Cell)>) {
         let mut row = vec![Cell::Null; self.columns.len()];
         for (name, cell) in cells {

@@ -48,20 +48,75 @@ impl From<Option<String>> for Cell {
 /// [`as_f64`] reads back as numbers). Numbers are the correctly rounded doubles
 /// (serde_json's `float_roundtrip`); an object with the same key twice is an error at
 /// the second one (which value a tool meant is unknowable).
-pub fn parse_json(text: &str) -> Result<Value, serde_json::Error> {
-    match serde_json::from_str::<Strict>(text) {
+pub fn parse_json(text: &str) -> Result<Value, JsonError> {
+    let e = match serde_json::from_str::<Strict>(text) {
+        Ok(v) => return Ok(v.0),
+        Err(e) => e,
+    };
+    let (fixed, quoted) = quote_special_floats(text);
+    if quoted.is_empty() {
+        return Err(JsonError::new(&e, 0));
+    }
+    match serde_json::from_str::<Strict>(&fixed) {
         Ok(v) => Ok(v.0),
         Err(e) => {
-            let fixed = quote_special_floats(text);
-            if fixed.len() == text.len() {
-                return Err(e);
-            }
-            serde_json::from_str::<Strict>(&fixed)
-                .map(|v| v.0)
-                .map_err(|_| e)
+            // The error is in the text with the tokens quoted: its column, less the two
+            // quotes added for each token before it on its line, is the file's.
+            let line_start = fixed
+                .split_inclusive('\n')
+                .take(e.line().saturating_sub(1))
+                .map(str::len)
+                .sum::<usize>();
+            let at = line_start + e.column().saturating_sub(1);
+            let before = quoted
+                .iter()
+                .filter(|&&q| q >= line_start && q < at)
+                .count();
+            Err(JsonError::new(&e, 2 * before))
         }
     }
 }
+
+/// A JSON parse error: what, and where (1-based line and column in bytes, as serde_json
+/// counts them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonError {
+    line: usize,
+    column: usize,
+    message: String,
+}
+
+impl JsonError {
+    fn new(e: &serde_json::Error, shift: usize) -> Self {
+        let text = e.to_string();
+        let position = format!(" at line {} column {}", e.line(), e.column());
+        Self {
+            line: e.line(),
+            column: e.column().saturating_sub(shift).max(1),
+            message: text.strip_suffix(&position).unwrap_or(&text).to_string(),
+        }
+    }
+
+    pub fn line(&self) -> usize {
+        self.line
+    }
+
+    pub fn column(&self) -> usize {
+        self.column
+    }
+}
+
+impl std::fmt::Display for JsonError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} at line {} column {}",
+            self.message, self.line, self.column
+        )
+    }
+}
+
+impl std::error::Error for JsonError {}
 
 /// A JSON value whose objects have no key twice (serde_json's own `Value` keeps the
 /// last one).
@@ -143,11 +198,13 @@ impl<'de> serde::de::Visitor<'de> for StrictVisitor {
     }
 }
 
-/// Rewrites bare `NaN` / `Infinity` / `-Infinity` tokens outside strings as strings.
-fn quote_special_floats(text: &str) -> String {
+/// Rewrites bare `NaN` / `Infinity` / `-Infinity` tokens outside strings as strings, and
+/// says where in the new text each quoted token starts.
+fn quote_special_floats(text: &str) -> (String, Vec<usize>) {
     let bytes = text.as_bytes();
     let mut out = String::with_capacity(text.len() + 16);
     let (mut start, mut next) = (0, 0);
+    let mut quoted = Vec::new();
     for i in outside_strings(bytes) {
         if i < next {
             continue;
@@ -157,6 +214,7 @@ fn quote_special_floats(text: &str) -> String {
             .find(|t| bytes[i..].starts_with(t.as_bytes()))
         {
             out.push_str(&text[start..i]);
+            quoted.push(out.len());
             out.push('"');
             out.push_str(token);
             out.push('"');
@@ -164,11 +222,11 @@ fn quote_special_floats(text: &str) -> String {
             start = next;
         }
     }
-    if start == 0 {
-        return text.to_string();
+    if quoted.is_empty() {
+        return (text.to_string(), quoted);
     }
     out.push_str(&text[start..]);
-    out
+    (out, quoted)
 }
 
 /// The positions of the bytes of JSON text outside string literals (and their quotes).
@@ -337,16 +395,14 @@ pub fn parse_number(s: &str) -> Result<Option<f64>, NotANumber> {
     }
 }
 
-/// What a JSON parse error says, without serde_json's own position.
-fn json_error_text(e: &serde_json::Error) -> String {
-    let text = e.to_string();
-    let position = format!(" at line {} column {}", e.line(), e.column());
-    text.strip_suffix(&position).unwrap_or(&text).to_string()
+/// What a JSON parse error says, without its position.
+fn json_error_text(e: &JsonError) -> String {
+    e.message.clone()
 }
 
 /// `line L, column C: invalid JSON: …` for a JSON parse error of a text that starts on
 /// line `first_line` of its file.
-pub fn json_error_at(e: &serde_json::Error, first_line: u64) -> String {
+pub fn json_error_at(e: &JsonError, first_line: u64) -> String {
     format!(
         "line {}, column {}: invalid JSON: {}",
         first_line + (e.line() as u64).max(1) - 1,
@@ -356,7 +412,7 @@ pub fn json_error_at(e: &serde_json::Error, first_line: u64) -> String {
 }
 
 /// `invalid JSON at column C: …`, the reason of a bad line of a JSON-lines file.
-pub fn json_line_error(e: &serde_json::Error) -> String {
+pub fn json_line_error(e: &JsonError) -> String {
     format!(
         "invalid JSON at column {}: {}",
         e.column(),

@@ -44,7 +44,11 @@ pub fn read(source: &Source) -> Result<Parsed> {
 /// Whether `text` is a GenAI-Perf / AIPerf summary CSV: its first line is the header of
 /// the statistics section.
 pub fn is_csv_summary(text: &str) -> bool {
-    let header = text.trim_start_matches('\u{feff}').lines().next().unwrap_or_default();
+    let header = text
+        .trim_start_matches('\u{feff}')
+        .lines()
+        .next()
+        .unwrap_or_default();
     let cols: Vec<&str> = header.trim_end().split(',').collect();
     cols.first() == Some(&"Metric") && cols.contains(&"avg") && cols.contains(&"p50")
 }
@@ -106,11 +110,14 @@ pub fn read_csv_summary(source: &Source, format: Format) -> Result<Parsed> {
             metric.insert("unit".into(), Value::String(unit));
         }
         for (stat, text) in stats.iter().zip(&fields[1..]) {
-            let value = csv_number(text).map_err(|e| {
-                bad(n, format!("column '{stat}' of '{}': {e}", fields[0]))
-            })?;
+            let value = csv_number(text)
+                .map_err(|e| bad(n, format!("column '{stat}' of '{}': {e}", fields[0])))?;
             // A `Metric,Value` section's one value is the metric's `avg`.
-            let stat = if stat == "Value" { "avg" } else { stat.as_str() };
+            let stat = if stat == "Value" {
+                "avg"
+            } else {
+                stat.as_str()
+            };
             metric.insert(
                 stat.to_string(),
                 value.map_or(Value::Null, |v| {
@@ -159,12 +166,15 @@ fn csv_number(text: &str) -> std::result::Result<Option<f64>, String> {
     let grouped = t.contains(',')
         && t.split('.').next().is_some_and(|whole| {
             let mut groups = whole.trim_start_matches('-').split(',');
-            groups
-                .next()
-                .is_some_and(|g| (1..=3).contains(&g.len()) && g.bytes().all(|b| b.is_ascii_digit()))
-                && groups.all(|g| g.len() == 3 && g.bytes().all(|b| b.is_ascii_digit()))
+            groups.next().is_some_and(|g| {
+                (1..=3).contains(&g.len()) && g.bytes().all(|b| b.is_ascii_digit())
+            }) && groups.all(|g| g.len() == 3 && g.bytes().all(|b| b.is_ascii_digit()))
         });
-    let plain = if grouped { t.replace(',', "") } else { t.to_string() };
+    let plain = if grouped {
+        t.replace(',', "")
+    } else {
+        t.to_string()
+    };
     crate::value::parse_number(&plain).map_err(|e| e.describe(t))
 }
 

@@ -82,10 +82,20 @@ pub fn read(source: &Source) -> Result<Parsed> {
             "duration_ms",
             f(bo, "duration").or(window).map(|d| d * 1000.0),
         );
-        let made_count = |k: &str| made.and_then(|m| m.get(k)).and_then(crate::value::as_i64);
-        r.i64("num_requests", made_count("total"));
-        r.i64("completed", made_count("successful"));
-        r.i64("failed", made_count("errored"));
+        // The tool's own counts: `metrics.request_totals` (v0.4+: the measured window,
+        // without warm-up and cool-down), else the scheduler's requests made.
+        let totals = b.pointer("/metrics/request_totals").or(made);
+        let count = |k: &str| totals.and_then(|m| m.get(k)).and_then(crate::value::as_i64);
+        let total = count("total").or_else(|| {
+            let parts = [count("successful"), count("errored"), count("incomplete")];
+            parts
+                .iter()
+                .any(Option::is_some)
+                .then(|| parts.iter().flatten().sum())
+        });
+        r.i64("num_requests", total);
+        r.i64("completed", count("successful"));
+        r.i64("failed", count("errored"));
         r.f64(
             "request_rate",
             b.pointer("/args/strategy/rate")
@@ -126,6 +136,9 @@ pub fn read(source: &Source) -> Result<Parsed> {
         }
         runs.push(line, r.into_cells(true));
 
+        // Requests outside the measured window are the warm-up and cool-down ones: kept,
+        // flagged in `phase`, so an average over `phase = 'measure'` is the tool's.
+        let window = stat_f("measure_start_time").zip(stat_f("measure_end_time"));
         let mut index = 0i64;
         for status in ["successful", "errored", "incomplete"] {
             let Some(list) = b
@@ -138,7 +151,10 @@ pub fn read(source: &Source) -> Result<Parsed> {
                 let Value::Object(q) = req.clone() else {
                     continue;
                 };
-                requests.push(line, request(&q, &run_id, index, status, model.clone()));
+                requests.push(
+                    line,
+                    request(&q, &run_id, index, status, model.clone(), window),
+                );
                 index += 1;
             }
         }
@@ -156,6 +172,7 @@ fn request(
     index: i64,
     status: &str,
     model: Option<String>,
+    window: Option<(f64, f64)>,
 ) -> Vec<(String, Cell)> {
     let mut r = Record::default();
     r.str("run_id", Some(run_id.to_string()));
@@ -174,6 +191,7 @@ fn request(
     r.f64("tpot_ms", f(q, "time_per_output_token_ms"));
     r.f64("e2e_ms", f(q, "request_latency").map(|s| s * 1000.0));
     let start = f(q, "start_time")
+        .or_else(|| f(q, "request_start_time"))
         .or_else(|| {
             q.get("scheduler_info")
                 .and_then(|s| s.get("request_start"))
@@ -189,6 +207,15 @@ fn request(
         epoch_s_to_us(start).map_or(Cell::Null, Cell::Ts),
     );
     r.set("success", Cell::Bool(status == "successful"));
+    // By when the request started, as GuideLLM counts them in `request_totals`.
+    if let Some((from, to)) = window {
+        let phase = match start {
+            Some(s) if s < from => "warmup",
+            Some(s) if s > to => "cooldown",
+            _ => "measure",
+        };
+        r.str("phase", Some(phase.into()));
+    }
     let error = s(q, "error").or_else(|| (status != "successful").then(|| status.to_string()));
     r.str("error", error);
     r.extra.insert(

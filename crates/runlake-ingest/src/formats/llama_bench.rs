@@ -82,6 +82,8 @@ pub fn read(source: &Source) -> Result<Parsed> {
             }
         }
         out
+    } else if has_markdown_table(source.text()?) {
+        markdown_records(source.text()?)
     } else {
         csv_records(source)?
     };
@@ -136,6 +138,148 @@ pub fn read(source: &Source) -> Result<Parsed> {
         runs.push(line, r.into_cells(true));
     }
     Ok(parsed(Format::LlamaBench, vec![runs], count))
+}
+
+/// Whether `text` holds llama-bench's default output, a markdown table whose header
+/// starts with `| model` and has a `t/s` column (inside other text too).
+pub fn has_markdown_table(text: &str) -> bool {
+    text.lines().any(is_markdown_header)
+}
+
+fn is_markdown_header(line: &str) -> bool {
+    let cells = markdown_cells(line);
+    cells.first().map(String::as_str) == Some("model") && cells.iter().any(|c| c == "t/s")
+}
+
+fn markdown_cells(line: &str) -> Vec<String> {
+    let line = line.trim();
+    if !line.starts_with('|') {
+        return Vec::new();
+    }
+    line.trim_matches('|')
+        .split('|')
+        .map(|c| c.trim().to_string())
+        .collect()
+}
+
+/// The rows of llama-bench's markdown tables (`| model | size | params | backend | ngl |
+/// test | t/s |`, more columns for non-default flags), each as the JSON output's fields:
+/// `test` `pp512` is n_prompt 512, `tg128` n_gen 128, `pp512+tg128` both, `@ d1024` a
+/// depth; `t/s` `490.97 ± 2.27` is avg_ts and stddev_ts; the `build: <commit> (<n>)`
+/// line after a table is its build.
+fn markdown_records(text: &str) -> Vec<Rec> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out: Vec<Rec> = Vec::new();
+    let mut n = 0;
+    while n < lines.len() {
+        if !is_markdown_header(lines[n]) {
+            n += 1;
+            continue;
+        }
+        let header = markdown_cells(lines[n]);
+        let first_row = out.len();
+        n += 1;
+        while n < lines.len() && lines[n].trim_start().starts_with('|') {
+            let cells = markdown_cells(lines[n]);
+            let separator = cells
+                .iter()
+                .all(|c| c.chars().all(|ch| matches!(ch, '-' | ':')));
+            if !separator && cells.len() == header.len() {
+                let mut o = Map::new();
+                for (name, value) in header.iter().zip(&cells) {
+                    markdown_field(&mut o, name, value);
+                }
+                let raw = format!("{}:{}", n + 1, lines[n].trim());
+                out.push((n as u64 + 1, o, raw));
+            }
+            n += 1;
+        }
+        // The build line follows the table (after blank lines at most).
+        let build = lines[n..]
+            .iter()
+            .take_while(|l| !l.trim_start().starts_with('|'))
+            .take(3)
+            .find_map(|l| l.trim().strip_prefix("build: "));
+        if let Some(build) = build {
+            let (commit, number) = match build.split_once(" (") {
+                Some((c, num)) => (c.trim(), num.trim_end_matches(')').trim()),
+                None => (build.trim(), ""),
+            };
+            for (_, o, _) in &mut out[first_row..] {
+                o.insert("build_commit".into(), Value::String(commit.to_string()));
+                if let Ok(number) = number.parse::<i64>() {
+                    o.insert("build_number".into(), Value::from(number));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// One markdown cell as the JSON output's field(s).
+fn markdown_field(o: &mut Map<String, Value>, name: &str, value: &str) {
+    let int = |v: &str| {
+        v.parse::<i64>()
+            .map_or(Value::String(v.to_string()), Value::from)
+    };
+    match name {
+        "model" => {
+            o.insert("model_type".into(), Value::String(value.into()));
+        }
+        "t/s" => {
+            let (avg, sd) = value.split_once('±').unwrap_or((value, ""));
+            let number = |v: &str| {
+                crate::value::parse_number(v.trim())
+                    .ok()
+                    .flatten()
+                    .and_then(serde_json::Number::from_f64)
+                    .map_or(Value::Null, Value::Number)
+            };
+            o.insert("avg_ts".into(), number(avg));
+            if !sd.trim().is_empty() {
+                o.insert("stddev_ts".into(), number(sd));
+            }
+        }
+        "test" => {
+            let (test, depth) = value.split_once(" @ d").unwrap_or((value, ""));
+            let (mut prompt, mut generated) = (0i64, 0i64);
+            for part in test.split('+') {
+                let part = part.trim();
+                if let Some(n) = part.strip_prefix("pp").and_then(|n| n.parse().ok()) {
+                    prompt = n;
+                } else if let Some(n) = part.strip_prefix("tg").and_then(|n| n.parse().ok()) {
+                    generated = n;
+                }
+            }
+            o.insert("n_prompt".into(), Value::from(prompt));
+            o.insert("n_gen".into(), Value::from(generated));
+            if let Ok(depth) = depth.trim().parse::<i64>() {
+                o.insert("n_depth".into(), Value::from(depth));
+            }
+            o.insert("test".into(), Value::String(value.into()));
+        }
+        "ngl" => {
+            o.insert("n_gpu_layers".into(), int(value));
+        }
+        "fa" => {
+            o.insert("flash_attn".into(), int(value));
+        }
+        "threads" => {
+            o.insert("n_threads".into(), int(value));
+        }
+        "backend" => {
+            o.insert("backends".into(), Value::String(value.into()));
+        }
+        "size" => {
+            o.insert("model_size".into(), Value::String(value.into()));
+        }
+        "params" => {
+            o.insert("model_n_params".into(), Value::String(value.into()));
+        }
+        other => {
+            o.insert(other.to_string(), int(value));
+        }
+    }
 }
 
 /// `llama-bench -o csv` quotes every value: each row becomes a JSON object of strings

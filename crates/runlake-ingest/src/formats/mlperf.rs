@@ -130,8 +130,9 @@ fn summary(text: &str) -> (Map<String, Value>, Vec<Reject>) {
             Value::from(u)
         } else {
             match parse_number(v) {
-                Ok(Some(n)) => serde_json::Number::from_f64(n)
-                    .map_or(Value::String(v.into()), Value::Number),
+                Ok(Some(n)) => {
+                    serde_json::Number::from_f64(n).map_or(Value::String(v.into()), Value::Number)
+                }
                 Err(e) if numeric => {
                     rejects.push(Reject {
                         line: n as u64 + 1,

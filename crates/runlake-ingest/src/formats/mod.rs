@@ -3,7 +3,7 @@
 mod aiperf;
 pub(crate) mod genai_perf;
 mod guidellm;
-mod llama_bench;
+pub(crate) mod llama_bench;
 mod llmperf;
 mod mlperf;
 mod otlp;
@@ -20,6 +20,32 @@ use crate::{Error, Format, Options, Parsed, Reject, Result, Source, TableData};
 
 /// Reads `source` as `format`.
 pub fn read(format: Format, source: &Source, table: &str, options: &Options) -> Result<Parsed> {
+    let parsed = read_as(format, source, table, options)?;
+    // A tool reader given something else (a forced `--format`, or a file that only looks
+    // like the tool's) finds none of its fields: refused, not committed as empty rows.
+    let tool = !matches!(
+        format,
+        Format::Csv | Format::Tsv | Format::Json | Format::Jsonl | Format::Parquet | Format::Arrow
+    );
+    let rows: Vec<&TableRows> = parsed
+        .tables
+        .iter()
+        .filter_map(|t| match t {
+            TableData::Rows(rows) => Some(rows),
+            _ => None,
+        })
+        .collect();
+    if tool && !rows.is_empty() && !rows.iter().any(|t| t.any_measured()) {
+        return Err(not_format(
+            source,
+            format,
+            "none of the fields that define it were found (see docs/formats.md)",
+        ));
+    }
+    Ok(parsed)
+}
+
+fn read_as(format: Format, source: &Source, table: &str, options: &Options) -> Result<Parsed> {
     match format {
         Format::Csv => generic::read_delimited(source, table, b','),
         Format::Tsv => generic::read_delimited(source, table, b'\t'),
@@ -334,6 +360,14 @@ pub fn parsed(format: Format, tables: Vec<TableRows>, records: usize) -> Parsed 
 pub fn not_format(source: &Source, format: Format, what: &str) -> Error {
     Error::Format {
         source_name: source.name.clone(),
-        message: format!("not a {format} file: {what}"),
+        message: {
+            let name = format.to_string();
+            let article = if name.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                "an"
+            } else {
+                "a"
+            };
+            format!("not {article} {name} file: {what}")
+        },
     }
 }

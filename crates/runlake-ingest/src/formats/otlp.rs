@@ -49,7 +49,11 @@ pub fn read(source: &Source) -> Result<Parsed> {
                             line: at,
                             column: None,
                             reason,
-                            raw: Value::Object(o.clone()).to_string().chars().take(2000).collect(),
+                            raw: Value::Object(o.clone())
+                                .to_string()
+                                .chars()
+                                .take(2000)
+                                .collect(),
                         }),
                     }
                 }
@@ -82,9 +86,10 @@ fn span_row(
     let start = ns("startTimeUnixNano")?;
     let end = ns("endTimeUnixNano")?;
     let duration_ns = match start.zip(end) {
-        Some((a, b)) => Some(b.checked_sub(a).ok_or_else(|| {
-            format!("the span's duration ({b} - {a} ns) is out of range")
-        })?),
+        Some((a, b)) => Some(
+            b.checked_sub(a)
+                .ok_or_else(|| format!("the span's duration ({b} - {a} ns) is out of range"))?,
+        ),
         None => None,
     };
     // The code as a number (OTLP/JSON) or as the enum's name (some exporters).
