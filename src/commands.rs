@@ -41,6 +41,11 @@ pub struct IngestArgs {
     /// nothing.
     #[arg(long)]
     dry_run: bool,
+    /// Show, per column of each target table, the field of the file that fills it, the
+    /// conversion and the first value; commit nothing (a dry run). For checking what a
+    /// new tool version's file becomes.
+    #[arg(long)]
+    explain: bool,
     /// Offset of times written without a zone (vLLM's `date`), e.g. +08:00; default UTC.
     #[arg(long, default_value = "UTC")]
     timezone: String,
@@ -85,7 +90,7 @@ pub async fn ingest(lake: &Lake, args: IngestArgs) -> Result<ExitCode, String> {
         tags,
         max_bad_rows: args.max_bad_rows,
         force: args.force,
-        dry_run: args.dry_run,
+        dry_run: args.dry_run || args.explain,
     };
     let limits = InputLimits {
         max_bytes: args.max_input_size as u64,
@@ -121,7 +126,10 @@ pub async fn ingest(lake: &Lake, args: IngestArgs) -> Result<ExitCode, String> {
         match result {
             Ok(report) => {
                 done += 1;
-                print_report(&report, started.elapsed(), args.dry_run);
+                print_report(&report, started.elapsed(), args.dry_run && !args.explain);
+                if args.explain {
+                    print_explain(&report);
+                }
             }
             Err(e) => {
                 failed += 1;
@@ -314,6 +322,53 @@ fn print_report(report: &IngestReport, took: Duration, dry_run: bool) {
                 for line in text.to_string().lines() {
                     println!("  {line}");
                 }
+            }
+        }
+    }
+}
+
+/// `--explain`: per target column, where its values come from and the first of them.
+fn print_explain(report: &IngestReport) {
+    use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+    println!("  (explain: nothing committed; format {})", report.format);
+    for (table, batch) in &report.preview {
+        println!("  table {table}:");
+        let schema = batch.schema();
+        let width = schema
+            .fields()
+            .iter()
+            .map(|f| f.name().len())
+            .max()
+            .unwrap_or(0);
+        for (field, column) in schema.fields().iter().zip(batch.columns()) {
+            let name = field.name();
+            let first = (0..column.len()).find(|&i| column.is_valid(i));
+            let from = match runlake_ingest::explain::source_of(report.format, table, name) {
+                _ if first.is_none() => "(not in this file)".into(),
+                _ if name == "tool" => "<- the format".into(),
+                Some((source, conversion)) => format!("<- {source} ({conversion})"),
+                None if name.starts_with('_') => {
+                    "<- provenance (the source, its line, the ingest)".into()
+                }
+                None if matches!(name.as_str(), "run_id") => {
+                    "<- a hash of the run's content".into()
+                }
+                None if matches!(name.as_str(), "config" | "extra") => {
+                    "<- the fields not read into a column, as JSON".into()
+                }
+                None => "<- the field of that name, as written".into(),
+            };
+            let value = match first {
+                Some(i) => ArrayFormatter::try_new(column.as_ref(), &FormatOptions::default())
+                    .map(|f| f.value(i).to_string())
+                    .unwrap_or_default(),
+                None => "NULL".to_string(),
+            };
+            let value: String = value.chars().take(60).collect();
+            if first.is_some() {
+                println!("    {name:<width$}  {from}  e.g. {value}");
+            } else {
+                println!("    {name:<width$}  {from}");
             }
         }
     }

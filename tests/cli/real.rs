@@ -310,3 +310,30 @@ fn broken_variants_of_real_files_are_refused_naming_line_and_column() {
     );
     assert!(message.contains("not an aiperf file"), "{message}");
 }
+
+#[test]
+fn explain_shows_each_columns_source_field_and_conversion_and_commits_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = fixtures().join("real/vllm/vllm0.25.1_sweep_run0.json");
+    let out = ok(dir.path(), &["ingest", "--explain", file.to_str().unwrap()]);
+    let line = |column: &str| {
+        out.lines()
+            .find(|l| l.trim_start().starts_with(&format!("{column} ")))
+            .unwrap_or_else(|| panic!("no {column} line: {out}"))
+            .to_string()
+    };
+    let record: Value = serde_json::from_str(&real("vllm/vllm0.25.1_sweep_run0.json")).unwrap();
+    let duration_ms = record["duration"].as_f64().unwrap() * 1000.0;
+    assert!(
+        line("duration_ms").contains(&format!("<- duration (seconds x 1000)  e.g. {duration_ms}")),
+        "{out}"
+    );
+    assert!(line("model").contains("<- model_id"), "{out}");
+    assert!(line("hardware").ends_with("(not in this file)"), "{out}");
+    assert!(
+        out.contains("(explain: nothing committed; format vllm-bench)"),
+        "{out}"
+    );
+    let tables = ok(dir.path(), &["tables"]);
+    assert!(!tables.contains("runs"), "{tables}");
+}

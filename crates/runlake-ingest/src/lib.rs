@@ -8,6 +8,7 @@
 mod columns;
 mod detect;
 mod error;
+pub mod explain;
 mod formats;
 mod generic;
 pub mod names;
