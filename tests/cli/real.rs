@@ -264,6 +264,16 @@ fn broken_variants_of_real_files_are_refused_naming_line_and_column() {
         message.contains("line 1") && message.contains("negative"),
         "{message}"
     );
+    let text = real("otlp/vllm_collector_spans.jsonl").replacen(
+        "\"startTimeUnixNano\":\"1782160417254223360\"",
+        "\"startTimeUnixNano\":\"18446744073709551615\"",
+        1,
+    );
+    let message = refused("spans.jsonl", &text, &[]);
+    assert!(
+        message.contains("line 1") && message.contains("fits 64 bits"),
+        "{message}"
+    );
 
     // vLLM: per-request lists that do not line up, both ways.
     let record: Value = serde_json::from_str(
@@ -336,4 +346,39 @@ fn explain_shows_each_columns_source_field_and_conversion_and_commits_nothing() 
     );
     let tables = ok(dir.path(), &["tables"]);
     assert!(!tables.contains("runs"), "{tables}");
+}
+
+#[test]
+fn guidellm_requests_before_the_measured_window_are_kept_and_flagged() {
+    // The real 0.5 file with its first request moved to before the scheduler's measure
+    // window: it stays, as warm-up, and the run's counts stay the tool's own.
+    let mut doc: Value = serde_json::from_str(&real(
+        "guidellm/Qwen3-4B-Thinking_tp4_sanity_v0.5.0.dev0.json",
+    ))
+    .unwrap();
+    let bench = &mut doc["benchmarks"][0];
+    let from = bench["scheduler_metrics"]["measure_start_time"]
+        .as_f64()
+        .unwrap();
+    let totals = bench["metrics"]["request_totals"].clone();
+    let requests = bench["requests"]["successful"].as_array_mut().unwrap();
+    let n = requests.len() as u64;
+    requests[0]["request_start_time"] = Value::from(from - 1.0);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("benchmarks.json"), doc.to_string()).unwrap();
+    ok(dir.path(), &["ingest", "benchmarks.json"]);
+    let phases = rows(
+        dir.path(),
+        "SELECT phase, count(*) AS n FROM requests GROUP BY phase ORDER BY phase",
+    );
+    assert_eq!(
+        phases,
+        vec![
+            serde_json::json!({"phase": "measure", "n": n - 1}),
+            serde_json::json!({"phase": "warmup", "n": 1}),
+        ]
+    );
+    let run = rows(dir.path(), "SELECT completed, failed FROM runs");
+    assert_eq!(run[0]["completed"], totals["successful"]);
+    assert_eq!(run[0]["failed"], totals["errored"]);
 }

@@ -78,9 +78,12 @@ fn span_row(
     scope: Option<&str>,
 ) -> std::result::Result<Vec<(String, Cell)>, String> {
     let ns = |k: &str| -> std::result::Result<Option<i64>, String> {
-        match o.get(k).and_then(as_i64) {
-            Some(t) if t < 0 => Err(format!("{k} is negative ({t}): not a time")),
-            t => Ok(t),
+        match (o.get(k), o.get(k).and_then(as_i64)) {
+            (_, Some(t)) if t < 0 => Err(format!("{k} is negative ({t}): not a time")),
+            (Some(v), None) if !v.is_null() && !v.as_str().is_some_and(str::is_empty) => Err(
+                format!("{k} is not a time in nanoseconds that fits 64 bits: {v}"),
+            ),
+            (_, t) => Ok(t),
         }
     };
     let start = ns("startTimeUnixNano")?;
