@@ -739,3 +739,38 @@ fn report_numbers_equal_numpy_scipy_and_sklearn_on_the_same_rows() {
     }
     assert!(compared > 300, "only {compared} values compared");
 }
+
+#[test]
+fn numbers_keep_their_significant_digits_in_markdown_and_html() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("numbers.sql"),
+        "/*\ntitle: Numbers\n*/\n-- name: values\nSELECT CAST(1.54e-22 AS DOUBLE) AS p_value, \
+         CAST(0.00012345 AS DOUBLE) AS small, CAST(3228.73123 AS DOUBLE) AS normal, \
+         CAST(0.0 AS DOUBLE) AS pearson_pvalue, CAST(2.5e15 AS DOUBLE) AS big, \
+         CAST(0.0 AS DOUBLE) AS zero, 42 AS n;\n",
+    )
+    .unwrap();
+    // Small and large magnitudes in scientific notation, the rest with at most four
+    // decimals; a p-value of exactly 0 underflowed double precision.
+    let cells = [
+        "1.54e-22",
+        "1.2345e-4",
+        "3228.7312",
+        "< 1e-300",
+        "2.5e15",
+        "0",
+        "42",
+    ];
+    let md = ok(dir.path(), &["report", "numbers.sql"]);
+    assert!(md.contains(&format!("| {} |", cells.join(" | "))), "{md}");
+    let html = ok(dir.path(), &["report", "numbers.sql", "--format", "html"]);
+    let row: Vec<String> = cells
+        .iter()
+        .map(|c| format!("<td>{}</td>", c.replace('<', "&lt;")))
+        .collect();
+    assert!(
+        html.contains(&format!("<tr>{}</tr>", row.join(""))),
+        "{html}"
+    );
+}

@@ -522,15 +522,38 @@ fn fill(template: &str, values: &BTreeMap<String, String>) -> String {
     out
 }
 
-/// A float written with at most 4 decimals, for messages; anything else as it is.
+/// A float as a report shows it: at most 4 decimals between 0.01 and 1e12, else in
+/// scientific notation with 5 significant digits (`1.54e-22`, `1.2345e-4`), so small
+/// and large magnitudes keep their digits; anything else as it is.
 pub(crate) fn short_number(text: &str) -> String {
+    let float = text.contains(['.', 'e', 'E']);
     match text.parse::<f64>() {
-        Ok(v) if text.contains('.') && v.is_finite() => {
-            let s = format!("{v:.4}");
-            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        Ok(v) if float && v.is_finite() => {
+            let a = v.abs();
+            if a != 0.0 && !(1e-2..1e12).contains(&a) {
+                let s = format!("{v:.4e}");
+                let (mantissa, exponent) = s.split_once('e').unwrap_or((&s, "0"));
+                let mantissa = mantissa.trim_end_matches('0').trim_end_matches('.');
+                format!("{mantissa}e{exponent}")
+            } else {
+                let s = format!("{v:.4}");
+                s.trim_end_matches('0').trim_end_matches('.').to_string()
+            }
         }
         _ => text.to_string(),
     }
+}
+
+/// [`short_number`] for a value of `column`: a p-value of exactly 0 is one that
+/// underflowed double precision, shown as `< 1e-300`.
+pub(crate) fn cell_number(column: &str, text: &str) -> String {
+    let name = column.to_ascii_lowercase();
+    let p_value =
+        name.contains("p_value") || name.contains("pvalue") || name == "p" || name.ends_with("_p");
+    if p_value && text.parse::<f64>() == Ok(0.0) {
+        return "< 1e-300".to_string();
+    }
+    short_number(text)
 }
 
 fn now_rfc3339() -> String {

@@ -7,7 +7,7 @@ use datafusion::arrow::json::ArrayWriter;
 use datafusion::common::ScalarValue;
 use serde_json::{Map, Value, json};
 
-use crate::{Rendered, row_strings, short_number};
+use crate::{Rendered, cell_number, row_strings};
 
 /// Rows shown per query in Markdown and HTML; JSON and CSV hold them all.
 pub const SHOWN_ROWS: usize = 50;
@@ -67,7 +67,7 @@ pub fn markdown(r: &Rendered) -> String {
                 let cells: Vec<String> = columns
                     .iter()
                     .map(|c| {
-                        short_number(values.get(c).map_or("", String::as_str)).replace('|', "\\|")
+                        cell_number(c, values.get(c).map_or("", String::as_str)).replace('|', "\\|")
                     })
                     .collect();
                 out.push_str(&format!("| {} |\n", cells.join(" | ")));
@@ -347,7 +347,7 @@ fn html_body(r: &Rendered, h: &str) -> String {
                 let values = row_strings(batch, row);
                 out.push_str("<tr>");
                 for c in &columns {
-                    let v = short_number(values.get(c).map_or("", String::as_str));
+                    let v = cell_number(c, values.get(c).map_or("", String::as_str));
                     out.push_str(&format!("<td>{}</td>", esc(&v)));
                 }
                 out.push_str("</tr>\n");

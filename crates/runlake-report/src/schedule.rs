@@ -3,8 +3,10 @@
 //!
 //! Each field is `*`, a value, a range `a-b`, a step `*/n`, `a-b/n` or `a/n`, or a list
 //! of those separated by commas. Months and days of the week may be written as names
-//! (`jan`, `mon`); Sunday is 0 or 7. When both the day of month and the day of week are
-//! restricted, a day matching either fires (as in Vixie cron). The shorthands `@hourly`,
+//! (`jan`, `mon`); Sunday is 0 or 7. The two day fields combine as in Vixie cron: when
+//! either starts with `*` (`*`, `*/2`, `*,15`) a day must match both; when neither does,
+//! a day matching either fires (`0 0 1,15 * 1`: the 1st, the 15th and every Monday;
+//! `0 0 */2 * 1`: Mondays that are odd days of the month). The shorthands `@hourly`,
 //! `@daily` (`@midnight`), `@weekly`, `@monthly` and `@yearly` (`@annually`) work too.
 //!
 //! A local time that does not exist (skipped by a daylight-saving change) fires at the
@@ -24,9 +26,9 @@ pub struct Schedule {
     days: u64,
     months: u64,
     weekdays: u64,
-    /// The day-of-month field was `*` (then only the day of week restricts days).
+    /// The day-of-month field starts with `*` (then both day fields must match).
     any_day: bool,
-    /// The day-of-week field was `*`.
+    /// The day-of-week field starts with `*`.
     any_weekday: bool,
 }
 
@@ -81,8 +83,8 @@ impl Schedule {
             weekdays = (weekdays & !(1 << 7)) | 1;
         }
         let schedule = Schedule {
-            any_day: fields[2] == "*" || fields[2] == "?",
-            any_weekday: fields[4] == "*" || fields[4] == "?",
+            any_day: fields[2].starts_with(['*', '?']),
+            any_weekday: fields[4].starts_with(['*', '?']),
             text,
             timezone,
             minutes,
@@ -174,11 +176,12 @@ impl Schedule {
     fn day_matches(&self, date: NaiveDate) -> bool {
         let dom = bit(self.days, date.day());
         let dow = bit(self.weekdays, date.weekday().num_days_from_sunday());
-        match (self.any_day, self.any_weekday) {
-            (true, true) => true,
-            (true, false) => dow,
-            (false, true) => dom,
-            (false, false) => dom || dow,
+        // Vixie cron: a field starting with `*` makes the two fields AND (a plain `*`
+        // matches every day, so the other decides); only two restricted fields OR.
+        if self.any_day || self.any_weekday {
+            dom && dow
+        } else {
+            dom || dow
         }
     }
 }
