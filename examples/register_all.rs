@@ -11,7 +11,10 @@ async fn main() -> Result<()> {
     let ctx = SessionContext::new();
     runlake_functions::register_all(&ctx)?;
 
-    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/data/predictions.csv");
+    let data = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/data/predictions.csv"
+    );
     ctx.register_csv("predictions", data, CsvReadOptions::new())
         .await?;
 

@@ -4,11 +4,7 @@
 
 use std::path::Path;
 
-use super::{ok, runlake, stderr, stdout};
-
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
+use super::{ok, repo, runlake, stderr, stdout};
 
 fn csv(dir: &Path, sql: &str) -> String {
     ok(dir, &["sql", "--format", "csv", sql])

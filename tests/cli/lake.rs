@@ -14,7 +14,7 @@ use super::{ok, runlake, stderr, stdout};
 pub fn test_python() -> &'static Path {
     static PYTHON: OnceLock<PathBuf> = OnceLock::new();
     PYTHON.get_or_init(|| {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/env.sh");
+        let script = crate::repo().join("tests/python/env.sh");
         let out = Command::new("bash")
             .arg(&script)
             .stderr(Stdio::inherit())
@@ -35,7 +35,7 @@ struct Moto {
 
 impl Moto {
     fn start(bucket: &str) -> Self {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/moto_server.py");
+        let script = crate::repo().join("tests/python/moto_server.py");
         let mut child = Command::new(test_python())
             .arg(script)
             .arg(bucket)
@@ -108,7 +108,7 @@ fn an_s3_lake_round_trips_through_moto() {
     let moto = Moto::start("runlake-lake");
     let dir = tempfile::tempdir().unwrap();
     let lake = "s3://runlake-lake/team/lake";
-    let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data/samples");
+    let samples = crate::repo().join("examples/data/samples");
     std::fs::write(
         dir.path().join("latency.csv"),
         "framework,predicted_ms,actual_ms\nvLLM,10.5,11\nSGLang,20,19.5\nvLLM,30,33\n",

@@ -40,8 +40,17 @@ fn ok(dir: &Path, args: &[&str]) -> String {
     stdout(&o)
 }
 
+/// The repository's root (this binary belongs to crates/runlake-cli, which names the
+/// top-level tests/ by path).
+fn repo() -> &'static Path {
+    let cli = Path::new(env!("CARGO_MANIFEST_DIR"));
+    cli.parent()
+        .and_then(Path::parent)
+        .expect("crates/runlake-cli is two levels down")
+}
+
 fn reference_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/runlake-functions/tests/reference")
+    repo().join("crates/runlake-functions/tests/reference")
 }
 
 fn parse_float(s: &str) -> Option<f64> {
@@ -272,6 +281,53 @@ fn usage_errors_exit_with_code_2() {
     assert_eq!(o.status.code(), Some(2));
     let o = runlake(dir.path(), &["frobnicate"]);
     assert_eq!(o.status.code(), Some(2));
+    // Durations, sizes and offsets are checked as the arguments are read: the error
+    // names the flag and the value, and the server never starts.
+    for (args, flag, value) in [
+        (
+            &["serve", "--query-timeout", "5x"][..],
+            "--query-timeout",
+            "'5x'",
+        ),
+        (
+            &["serve", "--idle-timeout", "soon"],
+            "--idle-timeout",
+            "'soon'",
+        ),
+        (
+            &["serve", "--memory-limit", "4QB"],
+            "--memory-limit",
+            "'4QB'",
+        ),
+        (&["serve", "--token-ttl", "12"], "--token-ttl", "'12'"),
+        (&["compact", "--retain", "a week"], "--retain", "'a week'"),
+        (
+            &["ingest", "--timezone", "+25:00", "x.csv"],
+            "--timezone",
+            "'+25:00'",
+        ),
+        (
+            &["ingest", "--max-input-size", "lots", "x.csv"],
+            "--max-input-size",
+            "'lots'",
+        ),
+    ] {
+        let o = runlake(dir.path(), args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(
+            err.contains("invalid value") && err.contains(flag) && err.contains(value),
+            "{args:?}: {err}"
+        );
+    }
+    // Unquoted, `5 minutes` is two arguments: the second is refused by name.
+    let o = runlake(dir.path(), &["serve", "--query-timeout", "5", "minutes"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("'minutes'"), "{}", stderr(&o));
+    assert!(
+        !dir.path().join("lake").exists(),
+        "no usage error touched the lake"
+    );
 }
 
 #[test]
@@ -325,7 +381,7 @@ fn functions_are_documented_in_information_schema() {
 
 #[test]
 fn quickstart_sql_runs_on_the_bundled_example() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = repo();
     let out = ok(
         root,
         &["sql", "--format", "csv", "-f", "examples/quickstart.sql"],

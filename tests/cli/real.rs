@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::{ok, runlake, stderr};
 
 fn fixtures() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cli/fixtures")
+    crate::repo().join("tests/cli/fixtures")
 }
 
 /// The rows of `sql` as JSON objects.

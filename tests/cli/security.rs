@@ -17,7 +17,7 @@ use super::{ok, runlake, stderr};
 /// Runs an attack.py scenario with `args` (the server's URI added) and returns its JSON.
 fn attack(server: &Server, scenario: &str, mut args: Value) -> Value {
     args["uri"] = Value::from(server.uri.clone());
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/attack.py");
+    let script = crate::repo().join("tests/python/attack.py");
     let out = Command::new(test_python())
         .arg(script)
         .arg(scenario)

@@ -111,7 +111,7 @@ impl Server {
 
     /// The rows of one query run through the ADBC driver.
     pub fn query(&self, sql: &str) -> Value {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/flight_clients.py");
+        let script = crate::repo().join("tests/python/flight_clients.py");
         let out = Command::new(test_python())
             .arg(script)
             .args(["query", &self.uri, sql])
@@ -130,7 +130,7 @@ impl Server {
 
     /// Runs a client scenario and returns what it printed.
     fn client(&self, scenario: &str, credentials: Option<(&str, &str)>) -> Value {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/flight_clients.py");
+        let script = crate::repo().join("tests/python/flight_clients.py");
         let mut command = Command::new(test_python());
         command.arg(script).arg(scenario).arg(&self.uri);
         if let Some((user, password)) = credentials {
@@ -521,7 +521,7 @@ fn tls_with_a_client_certificate_authority() {
     let dir = demo_lake();
     let certs = dir.path().join("certs");
     std::fs::create_dir(&certs).unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/flight_clients.py");
+    let script = crate::repo().join("tests/python/flight_clients.py");
     let made = Command::new(test_python())
         .arg(&script)
         .arg("certs")

@@ -372,13 +372,10 @@ impl UsersFile {
         if let Ok(mut state) = self.state.write() {
             *state = (users.clone(), Some(stamp));
         }
-        crate::log::event(
-            "info",
-            "users_reloaded",
-            &[
-                ("file", self.path.display().to_string()),
-                ("users", users.list().len().to_string()),
-            ],
+        tracing::info!(
+            event = "users_reloaded",
+            file = %self.path.display(),
+            users = users.list().len(),
         );
         Ok(users)
     }

@@ -64,7 +64,7 @@ pub async fn serve(
     health
         .set_serving::<FlightServiceServer<RunlakeFlightSql>>()
         .await;
-    crate::log::event("info", "serving", &[]);
+    tracing::info!(event = "serving");
     builder
         .add_service(health_service)
         .add_service(flight)

@@ -1,5 +1,5 @@
-//! What the server did: structured log lines (logfmt on standard error, one per event)
-//! and the recent queries behind `system.queries`.
+//! What the server did: a `tracing` event per query (the binary writes them as logfmt
+//! lines on standard error) and the recent queries behind `system.queries`.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,38 +11,10 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 
-/// Writes one log line: `ts=... level=info event=query user=alice ...`; values with
-/// spaces or quotes are quoted.
-pub fn event(level: &str, name: &str, fields: &[(&str, String)]) {
-    let ts = now_rfc3339();
-    let mut line = format!("ts={ts} level={level} event={name}");
-    for (k, v) in fields.iter().filter(|(_, v)| !v.is_empty()) {
-        line.push(' ');
-        line.push_str(k);
-        line.push('=');
-        if v.contains([' ', '"', '=', '\n']) {
-            line.push('"');
-            line.push_str(
-                &v.replace('\\', "\\\\")
-                    .replace('"', "\\\"")
-                    .replace('\n', " "),
-            );
-            line.push('"');
-        } else {
-            line.push_str(v);
-        }
-    }
-    eprintln!("{line}");
-}
-
 fn now_us() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_micros() as i64)
-}
-
-fn now_rfc3339() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 /// One query the server ran.
@@ -109,23 +81,31 @@ impl QueryLog {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .remove(&record.query_id);
-        event(
-            if record.status == "ok" {
-                "info"
-            } else {
-                "warn"
-            },
-            "query",
-            &[
-                ("query_id", record.query_id.to_string()),
-                ("user", record.user.clone()),
-                ("status", record.status.clone()),
-                ("rows", record.rows.to_string()),
-                ("duration_ms", format!("{:.3}", record.duration_ms)),
-                ("sql", record.sql.clone()),
-                ("error", record.error.clone().unwrap_or_default()),
-            ],
-        );
+        let error = record.error.as_deref().unwrap_or_default();
+        let duration_ms = format_args!("{:.3}", record.duration_ms);
+        if record.status == "ok" {
+            tracing::info!(
+                event = "query",
+                query_id = record.query_id,
+                user = record.user,
+                status = record.status,
+                rows = record.rows,
+                duration_ms = %duration_ms,
+                sql = record.sql,
+                error,
+            );
+        } else {
+            tracing::warn!(
+                event = "query",
+                query_id = record.query_id,
+                user = record.user,
+                status = record.status,
+                rows = record.rows,
+                duration_ms = %duration_ms,
+                sql = record.sql,
+                error,
+            );
+        }
         if let Ok(mut records) = self.records.lock() {
             if records.len() == self.capacity {
                 records.pop_front();

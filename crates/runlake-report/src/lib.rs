@@ -23,6 +23,7 @@
 pub mod charts;
 mod render;
 pub mod schedule;
+pub mod scheduler;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;

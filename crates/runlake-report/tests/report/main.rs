@@ -2,6 +2,8 @@
 //! croniter's fire times (`fixtures/cron_reference.py` and its output), and the header
 //! checks that use them.
 
+mod scheduler;
+
 use chrono::{DateTime, Utc};
 use runlake_report::{Report, Schedule};
 use serde_json::Value;

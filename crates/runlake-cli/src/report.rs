@@ -13,23 +13,23 @@ use runlake_report::{Report, Severity};
 pub const SHIPPED: &[(&str, &str)] = &[
     (
         "framework_accuracy",
-        include_str!("../sql/reports/framework_accuracy.sql"),
+        include_str!("../../../sql/reports/framework_accuracy.sql"),
     ),
     (
         "step_duration_drivers",
-        include_str!("../sql/reports/step_duration_drivers.sql"),
+        include_str!("../../../sql/reports/step_duration_drivers.sql"),
     ),
     (
         "prefill_decode_accuracy",
-        include_str!("../sql/reports/prefill_decode_accuracy.sql"),
+        include_str!("../../../sql/reports/prefill_decode_accuracy.sql"),
     ),
     (
         "pipeline_latency_breakdown",
-        include_str!("../sql/reports/pipeline_latency_breakdown.sql"),
+        include_str!("../../../sql/reports/pipeline_latency_breakdown.sql"),
     ),
     (
         "benchmark_regression",
-        include_str!("../sql/reports/benchmark_regression.sql"),
+        include_str!("../../../sql/reports/benchmark_regression.sql"),
     ),
 ];
 

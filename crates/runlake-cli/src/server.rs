@@ -4,12 +4,13 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use runlake_flight::{Keys, Limits, Role, RunlakeFlightSql, Tls, Tokens, Users, UsersFile};
 use runlake_lake::Lake;
-
-use crate::commands::parse_duration;
+use runlake_report::scheduler::Scheduler;
+use std::sync::Arc;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -30,8 +31,8 @@ pub struct ServeArgs {
     #[arg(long, value_name = "FILE")]
     token_key_file: Option<PathBuf>,
     /// How long a token is valid.
-    #[arg(long, default_value = "12h")]
-    token_ttl: String,
+    #[arg(long, default_value = "12h", value_parser = crate::values::duration)]
+    token_ttl: Duration,
     /// TLS certificate chain (PEM).
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     tls_cert: Option<PathBuf>,
@@ -42,24 +43,24 @@ pub struct ServeArgs {
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     tls_client_ca: Option<PathBuf>,
     /// Memory all queries may hold together, e.g. 4GiB (default: unbounded).
-    #[arg(long, value_name = "SIZE")]
-    memory_limit: Option<String>,
+    #[arg(long, value_name = "SIZE", value_parser = crate::values::size)]
+    memory_limit: Option<usize>,
     /// Memory one query may hold, e.g. 512MB (default: the whole --memory-limit).
-    #[arg(long, value_name = "SIZE")]
-    query_memory_limit: Option<String>,
+    #[arg(long, value_name = "SIZE", value_parser = crate::values::size)]
+    query_memory_limit: Option<usize>,
     /// How long a query may run, e.g. 30s or 5m (default: no limit).
-    #[arg(long, value_name = "DURATION")]
-    query_timeout: Option<String>,
+    #[arg(long, value_name = "DURATION", value_parser = crate::values::duration)]
+    query_timeout: Option<Duration>,
     /// Queries that may run at once; more wait in a queue (default: no limit).
     #[arg(long, value_name = "N")]
     max_concurrent_queries: Option<usize>,
     /// How long a client may stop reading a result before its query is stopped and its
     /// slot released (0: no limit).
-    #[arg(long, value_name = "DURATION", default_value = "60s")]
-    idle_timeout: String,
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = crate::values::duration)]
+    idle_timeout: Duration,
     /// How long a query may wait in that queue before RESOURCE_EXHAUSTED.
-    #[arg(long, value_name = "DURATION", default_value = "30s")]
-    queue_timeout: String,
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = crate::values::duration)]
+    queue_timeout: Duration,
     /// Where sorts and aggregations over their memory may spill (default: they fail
     /// with RESOURCE_EXHAUSTED instead).
     #[arg(long, value_name = "DIR")]
@@ -73,36 +74,8 @@ pub struct ServeArgs {
     reports: PathBuf,
 }
 
-/// A size such as `512MB`, `2GiB` or `1048576` (bytes).
-pub fn parse_size(text: &str) -> Result<usize, String> {
-    let t = text.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (number, unit) = t.split_at(split);
-    let number: f64 = number
-        .parse()
-        .map_err(|_| format!("invalid size '{text}': expected e.g. 512MB or 2GiB"))?;
-    let scale: f64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1.0,
-        "k" | "kb" => 1e3,
-        "m" | "mb" => 1e6,
-        "g" | "gb" => 1e9,
-        "t" | "tb" => 1e12,
-        "kib" => 1024.0,
-        "mib" => 1024.0 * 1024.0,
-        "gib" => 1024.0 * 1024.0 * 1024.0,
-        "tib" => 1024.0f64.powi(4),
-        other => {
-            return Err(format!(
-                "invalid size '{text}': unknown unit '{other}' (B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)"
-            ));
-        }
-    };
-    Ok((number * scale) as usize)
-}
-
 pub async fn serve(lake: &Lake, args: ServeArgs) -> Result<ExitCode, String> {
+    crate::log::init()?;
     let users = match &args.users {
         Some(path) => Some(UsersFile::open(path).map_err(|e| e.to_string())?),
         None => {
@@ -117,7 +90,7 @@ pub async fn serve(lake: &Lake, args: ServeArgs) -> Result<ExitCode, String> {
             None
         }
     };
-    let ttl = parse_duration(&args.token_ttl)?;
+    let ttl = args.token_ttl;
     let keys = token_keys(lake, &args).await?;
     let read =
         |p: &PathBuf| std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()));
@@ -130,20 +103,12 @@ pub async fn serve(lake: &Lake, args: ServeArgs) -> Result<ExitCode, String> {
         _ => None,
     };
     let limits = Limits {
-        memory: args.memory_limit.as_deref().map(parse_size).transpose()?,
-        query_memory: args
-            .query_memory_limit
-            .as_deref()
-            .map(parse_size)
-            .transpose()?,
-        query_timeout: args
-            .query_timeout
-            .as_deref()
-            .map(parse_duration)
-            .transpose()?,
-        idle_timeout: Some(parse_duration(&args.idle_timeout)?).filter(|d| !d.is_zero()),
+        memory: args.memory_limit,
+        query_memory: args.query_memory_limit,
+        query_timeout: args.query_timeout,
+        idle_timeout: Some(args.idle_timeout).filter(|d| !d.is_zero()),
         max_concurrent: args.max_concurrent_queries,
-        queue_timeout: parse_duration(&args.queue_timeout)?,
+        queue_timeout: args.queue_timeout,
         spill_dir: args.spill_dir.clone(),
     };
     let user_count = users.as_ref().map(|u| u.current().map(|l| l.list().len()));
@@ -164,30 +129,61 @@ pub async fn serve(lake: &Lake, args: ServeArgs) -> Result<ExitCode, String> {
             None => "no users file: local access only, every right".to_string(),
         }
     );
+    // Cancelled on Ctrl-C / SIGTERM: stops the scheduler's tasks and the server.
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let mut scheduler = None;
     if args.schedule {
         let reports = crate::report::available_in(&args.reports)?;
-        let clock = crate::schedule::Clock::from_env()?;
-        let scheduled = crate::schedule::start(lake, reports, clock).await?;
-        if scheduled.is_empty() {
+        let clock = Arc::new(crate::schedule::clock_from_env()?);
+        let store = Arc::new(crate::schedule::LakeRuns(lake.clone()));
+        let started = Scheduler::start(store, clock, reports, cancel.clone())
+            .await
+            .map_err(|e| e.to_string())?;
+        if started.scheduled.is_empty() {
             eprintln!(
                 "runlake serve: --schedule: no report has a schedule (add e.g. \
                  `schedule: '0 6 * * *'` to a report header in {})",
                 args.reports.display()
             );
         }
-        for line in scheduled {
+        for line in &started.scheduled {
             println!("runlake serve: scheduled {line}");
         }
+        scheduler = Some(started);
     }
     let _ = std::io::stdout().flush();
-    let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
-        eprintln!("runlake serve: stopping");
-    };
-    runlake_flight::serve(service, listener, tls, shutdown)
+    tokio::spawn({
+        let cancel = cancel.clone();
+        async move {
+            stop_signal().await;
+            eprintln!("runlake serve: stopping");
+            cancel.cancel();
+        }
+    });
+    runlake_flight::serve(service, listener, tls, cancel.clone().cancelled_owned())
         .await
         .map_err(|e| e.to_string())?;
+    cancel.cancel();
+    if let Some(scheduler) = scheduler {
+        scheduler.join().await;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Ctrl-C, or SIGTERM on Unix.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 /// The keys that sign tokens and tickets: `--token-secret` (or its env var), else the

@@ -47,14 +47,14 @@ pub struct IngestArgs {
     #[arg(long)]
     explain: bool,
     /// Offset of times written without a zone (vLLM's `date`), e.g. +08:00; default UTC.
-    #[arg(long, default_value = "UTC")]
-    timezone: String,
+    #[arg(long, value_name = "OFFSET", default_value = "UTC", value_parser = crate::values::offset)]
+    timezone: i32,
     /// The most a file may hold after decompression, e.g. 512MiB or 8GiB: a larger one
     /// (or a decompression bomb) is refused once it is read that far.
-    #[arg(long, value_name = "SIZE", default_value = "4GiB", value_parser = crate::server::parse_size)]
+    #[arg(long, value_name = "SIZE", default_value = "4GiB", value_parser = crate::values::size)]
     max_input_size: usize,
     /// The longest line a text file may have (a JSON document on one line is one line).
-    #[arg(long, value_name = "SIZE", default_value = "256MiB", value_parser = crate::server::parse_size)]
+    #[arg(long, value_name = "SIZE", default_value = "256MiB", value_parser = crate::values::size)]
     max_line_size: usize,
 }
 
@@ -84,7 +84,7 @@ pub async fn ingest(lake: &Lake, args: IngestArgs) -> Result<ExitCode, String> {
         read: Options {
             format,
             table: args.table.clone(),
-            timezone_offset_s: parse_offset(&args.timezone)?,
+            timezone_offset_s: args.timezone,
             progress: None,
         },
         tags,
@@ -427,31 +427,6 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
-/// `UTC`, `Z`, `+08:00`, `-0500` -> seconds east of UTC.
-fn parse_offset(tz: &str) -> Result<i32, String> {
-    let t = tz.trim();
-    if t.eq_ignore_ascii_case("utc") || t == "Z" {
-        return Ok(0);
-    }
-    let bad = || format!("--timezone '{tz}': expected UTC or an offset like +08:00");
-    let (sign, rest) = match t.as_bytes().first() {
-        Some(b'+') => (1, &t[1..]),
-        Some(b'-') => (-1, &t[1..]),
-        _ => return Err(bad()),
-    };
-    let digits: String = rest.chars().filter(char::is_ascii_digit).collect();
-    if digits.len() != 4 && digits.len() != 2 {
-        return Err(bad());
-    }
-    let h: i32 = digits[..2].parse().map_err(|_| bad())?;
-    let m: i32 = if digits.len() == 4 {
-        digits[2..].parse().map_err(|_| bad())?
-    } else {
-        0
-    };
-    Ok(sign * (h * 3600 + m * 60))
-}
-
 pub async fn tables(lake: &Lake) -> Result<ExitCode, String> {
     let names = lake.table_names().await.map_err(|e| e.to_string())?;
     if names.is_empty() {
@@ -535,8 +510,11 @@ pub async fn forget(lake: &Lake, source: &str) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn compact(lake: &Lake, table: Option<String>, retain: &str) -> Result<ExitCode, String> {
-    let retention = parse_duration(retain)?;
+pub async fn compact(
+    lake: &Lake,
+    table: Option<String>,
+    retention: Duration,
+) -> Result<ExitCode, String> {
     let names = match table {
         Some(t) => vec![t],
         None => lake.table_names().await.map_err(|e| e.to_string())?,
@@ -554,78 +532,64 @@ pub async fn compact(lake: &Lake, table: Option<String>, retain: &str) -> Result
     Ok(ExitCode::SUCCESS)
 }
 
-/// `30s`, `5m`, `12h`, `7d` -> a duration.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let t = text.trim();
-    let bad = || format!("'{text}': expected a duration like 30s, 5m, 12h or 7d");
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let n: u64 = t[..split].parse().map_err(|_| bad())?;
-    let secs = match &t[split..] {
-        "s" | "" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86400,
-        _ => return Err(bad()),
-    };
-    Ok(Duration::from_secs(secs))
-}
-
 /// The bundled demo data: (name as shown, table for generic files, content).
 const DEMO_FILES: &[(&str, Option<&str>, &[u8])] = &[
     (
         "examples/data/predictions.csv",
         Some("predictions"),
-        include_bytes!("../examples/data/predictions.csv"),
+        include_bytes!("../../../examples/data/predictions.csv"),
     ),
     (
         "examples/data/scheduler_profiling_chunk_2048.jsonl.gz",
         None,
-        include_bytes!("../examples/data/scheduler_profiling_chunk_2048.jsonl.gz"),
+        include_bytes!("../../../examples/data/scheduler_profiling_chunk_2048.jsonl.gz"),
     ),
     (
         "examples/data/pipeline_traces.json.gz",
         None,
-        include_bytes!("../examples/data/pipeline_traces.json.gz"),
+        include_bytes!("../../../examples/data/pipeline_traces.json.gz"),
     ),
     (
         "examples/data/bench_baseline.json",
         None,
-        include_bytes!("../examples/data/bench_baseline.json"),
+        include_bytes!("../../../examples/data/bench_baseline.json"),
     ),
     (
         "examples/data/bench_current.json",
         None,
-        include_bytes!("../examples/data/bench_current.json"),
+        include_bytes!("../../../examples/data/bench_current.json"),
     ),
     (
         "sql/framework_aliases.csv",
         Some("framework_aliases"),
-        include_bytes!("../sql/framework_aliases.csv"),
+        include_bytes!("../../../sql/framework_aliases.csv"),
     ),
     (
         "examples/data/samples/groq_70b_summary.json",
         None,
-        include_bytes!("../examples/data/samples/groq_70b_summary.json"),
+        include_bytes!("../../../examples/data/samples/groq_70b_summary.json"),
     ),
     (
         "examples/data/samples/groq_70b_individual_responses.json",
         None,
-        include_bytes!("../examples/data/samples/groq_70b_individual_responses.json"),
+        include_bytes!("../../../examples/data/samples/groq_70b_individual_responses.json"),
     ),
     (
         "examples/data/samples/llama2-70b-99_Server_mlperf_log_summary.txt",
         None,
-        include_bytes!("../examples/data/samples/llama2-70b-99_Server_mlperf_log_summary.txt"),
+        include_bytes!(
+            "../../../examples/data/samples/llama2-70b-99_Server_mlperf_log_summary.txt"
+        ),
     ),
     (
         "examples/data/samples/benchmarks_stripped_v0.3.json",
         None,
-        include_bytes!("../examples/data/samples/benchmarks_stripped_v0.3.json"),
+        include_bytes!("../../../examples/data/samples/benchmarks_stripped_v0.3.json"),
     ),
     (
         "examples/data/samples/llama-bench_readme_example.json",
         None,
-        include_bytes!("../examples/data/samples/llama-bench_readme_example.json"),
+        include_bytes!("../../../examples/data/samples/llama-bench_readme_example.json"),
     ),
 ];
 

@@ -1,12 +1,14 @@
 //! `runlake`: the command-line interface of the runlake latency data warehouse.
 
 mod commands;
+mod log;
 mod output;
 mod report;
 mod schedule;
 mod server;
 mod session;
 mod shell;
+mod values;
 
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
@@ -72,8 +74,8 @@ enum Command {
         #[arg(long)]
         table: Option<String>,
         /// Keep unreferenced files younger than this (e.g. 7d, 12h, 0s).
-        #[arg(long, default_value = "7d")]
-        retain: String,
+        #[arg(long, value_name = "DURATION", default_value = "7d", value_parser = crate::values::duration)]
+        retain: std::time::Duration,
     },
     /// Render a report (SQL file with a YAML header) as Markdown, HTML, JSON or CSV.
     Report(report::ReportArgs),
@@ -186,7 +188,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Forget { source } => commands::forget(&lake, &source).await,
-        Command::Compact { table, retain } => commands::compact(&lake, table, &retain).await,
+        Command::Compact { table, retain } => commands::compact(&lake, table, retain).await,
         Command::Serve(args) => server::serve(&lake, *args).await,
         Command::Report(args) => report::run(&lake, args).await,
         Command::Users(_) => unreachable!("handled before the lake opens"),
