@@ -476,25 +476,13 @@ pub async fn schema(lake: &Lake, table: &str) -> Result<ExitCode, String> {
         info.name, info.rows, info.version
     );
     for f in info.schema.fields() {
-        println!("  {:<32} {}", f.name(), sql_type(f.data_type()));
+        println!(
+            "  {:<32} {}",
+            f.name(),
+            runlake_engine::types::sql_type_name(f.data_type())
+        );
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn sql_type(dt: &datafusion::arrow::datatypes::DataType) -> String {
-    use datafusion::arrow::datatypes::DataType as D;
-    match dt {
-        D::Float64 => "DOUBLE".into(),
-        D::Float32 => "FLOAT".into(),
-        D::Int64 => "BIGINT".into(),
-        D::Int32 => "INT".into(),
-        D::Boolean => "BOOLEAN".into(),
-        D::Utf8 | D::LargeUtf8 | D::Utf8View => "VARCHAR".into(),
-        D::Timestamp(_, Some(_)) => "TIMESTAMP WITH TIME ZONE".into(),
-        D::Timestamp(_, None) => "TIMESTAMP".into(),
-        D::List(f) | D::LargeList(f) => format!("{}[]", sql_type(f.data_type())),
-        other => other.to_string(),
-    }
 }
 
 pub async fn forget(lake: &Lake, source: &str) -> Result<ExitCode, String> {

@@ -127,7 +127,7 @@ pub async fn render(
     report: &Report,
     params: &HashMap<String, String>,
 ) -> Result<runlake_report::Rendered, String> {
-    let session = runlake_lake::sql::Session::open(lake.clone())
+    let session = runlake_engine::sql::Session::open(lake.clone())
         .await
         .map_err(|e| e.to_string())?;
     // Long renders show which query runs, on a terminal.

@@ -45,7 +45,7 @@ impl RunStore for LakeRuns {
     }
 
     async fn session(&self) -> Result<SessionContext, Self::Error> {
-        let session = runlake_lake::sql::Session::open(self.0.clone()).await?;
+        let session = runlake_engine::sql::Session::open(self.0.clone()).await?;
         Ok(session.ctx().clone())
     }
 

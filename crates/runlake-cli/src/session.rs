@@ -1,4 +1,4 @@
-//! The command line's SQL: the lake's [`runlake_lake::sql::Session`], with results printed
+//! The command line's SQL: the lake's [`runlake_engine::sql::Session`], with results printed
 //! in the chosen format.
 
 use std::io::Write;
@@ -6,21 +6,21 @@ use std::sync::Arc;
 
 use datafusion::common::Result;
 use futures::StreamExt;
+use runlake_engine::sql::Outcome;
 use runlake_lake::Lake;
-use runlake_lake::sql::Outcome;
 
 use crate::output::{Format, Printer};
 
 /// A SQL session over the lake that prints what it runs.
 pub struct Session {
-    inner: runlake_lake::sql::Session,
+    inner: runlake_engine::sql::Session,
 }
 
 impl Session {
     /// Opens a session on `lake`, files readable by path.
     pub async fn open(lake: Lake) -> Result<Self> {
         Ok(Self {
-            inner: runlake_lake::sql::Session::open(lake).await?,
+            inner: runlake_engine::sql::Session::open(lake).await?,
         })
     }
 
@@ -31,7 +31,7 @@ impl Session {
     /// Runs every statement of `text` in order, printing each result to `out`.
     pub async fn run_script(&self, text: &str, format: Format, out: &mut dyn Write) -> Result<()> {
         let mut printer = Printer::new(format);
-        for statement in runlake_lake::sql::Session::parse(text)? {
+        for statement in runlake_engine::sql::Session::parse(text)? {
             match self.inner.run(statement).await? {
                 Outcome::Written { summary, .. } => {
                     let df = self

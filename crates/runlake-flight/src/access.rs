@@ -2,7 +2,7 @@
 //! [`Effect`] (read from its logical plan) and the caller's role. Every entry point
 //! (statements, prepared statements, updates, tickets) plans through it.
 
-use runlake_lake::sql::Effect;
+use runlake_engine::sql::Effect;
 
 use crate::auth::{Principal, Role};
 use crate::error::{Error, Result};

@@ -10,6 +10,7 @@ mod limits;
 pub mod log;
 mod metadata;
 mod service;
+mod system;
 mod values;
 
 use std::net::SocketAddr;

@@ -32,18 +32,17 @@ use datafusion::arrow::array::{RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::ipc::reader::StreamReader;
 use datafusion::arrow::ipc::writer::{FileWriter, IpcWriteOptions, StreamWriter};
+use datafusion::catalog::TableProvider;
 use datafusion::catalog::information_schema::INFORMATION_SCHEMA_TABLES;
-use datafusion::catalog::{MemorySchemaProvider, SchemaProvider, TableProvider};
 use datafusion::common::ParamValues;
 use datafusion::common::TableReference;
 use datafusion::common::tree_node::{Transformed, TreeNode};
-use datafusion::datasource::MemTable;
 use datafusion::datasource::TableType;
 use datafusion::logical_expr::dml::DmlStatement;
 use datafusion::logical_expr::{LogicalPlan, Union, WriteOp};
 use futures::{Stream, StreamExt, TryStreamExt, stream};
 use prost::Message;
-use runlake_lake::sql::{Effect, Outcome, Session};
+use runlake_engine::sql::{Effect, Outcome, Session};
 use runlake_lake::{CATALOG, IngestOptions, Lake, SCHEMA};
 use runlake_proto::v1 as proto;
 use tonic::{Request, Response, Status, Streaming};
@@ -55,6 +54,7 @@ use crate::error::{Error, Result};
 use crate::limits::{Governor, Lease, Limits, deadline_exceeded};
 use crate::log::QueryLog;
 use crate::metadata::{XDBC_TYPES, sql_info};
+use crate::system::SystemSchema;
 
 macro_rules! status {
     ($e:expr) => {
@@ -204,32 +204,16 @@ impl RunlakeFlightSql {
         if let Some(limit) = limits.query_memory.or(limits.memory) {
             crate::values::bound_growing_functions(ctx, limit);
         }
-        let system = Arc::new(MemorySchemaProvider::new());
-        // Readers and writers see their own queries; admins see everyone's.
-        let queries = self.inner.queries.batch(match principal.role {
-            Role::Admin => None,
-            _ => Some(principal.user.as_str()),
-        });
-        system.register_table(
-            "queries".into(),
-            Arc::new(MemTable::try_new(queries.schema(), vec![vec![queries]])?),
-        )?;
-        // Lake tables shown under `system` (once the lake has them).
-        for (name, table) in [
-            ("ingests", runlake_lake::INGESTS),
-            ("report_runs", runlake_lake::REPORT_RUNS),
-            ("alerts", runlake_lake::ALERTS),
-        ] {
-            let reference = TableReference::full(CATALOG, SCHEMA, table);
-            if let Ok(provider) = ctx.table_provider(reference).await {
-                system.register_table(name.into(), provider)?;
-            } else if let Some(empty) = runlake_lake::empty_system_table(table) {
-                let provider = MemTable::try_new(empty.schema(), vec![vec![empty]])?;
-                system.register_table(name.into(), Arc::new(provider))?;
-            }
-        }
-        if let Some(catalog) = ctx.catalog(CATALOG) {
-            catalog.register_schema("system", system)?;
+        if let Some(catalog) = ctx.catalog(CATALOG)
+            && let Some(lake) = catalog.schema(SCHEMA)
+        {
+            // Readers and writers see their own queries; admins see everyone's.
+            let user = match principal.role {
+                Role::Admin => None,
+                _ => Some(principal.user.clone()),
+            };
+            let system = SystemSchema::new(self.inner.queries.clone(), user, lake);
+            catalog.register_schema("system", Arc::new(system))?;
         }
         Ok(session)
     }
@@ -728,7 +712,10 @@ fn column_metadata(
                 ("CATALOG_NAME", catalog.to_string()),
                 ("DB_SCHEMA_NAME", schema.to_string()),
                 ("TABLE_NAME", table.to_string()),
-                ("TYPE_NAME", sql_type_name(f.data_type())),
+                (
+                    "TYPE_NAME",
+                    runlake_engine::types::sql_type_name(f.data_type()),
+                ),
                 ("PRECISION", precision.to_string()),
                 ("SCALE", scale.to_string()),
                 ("IS_AUTO_INCREMENT", flag(false)),
@@ -746,29 +733,6 @@ fn column_metadata(
         })
         .collect();
     Schema::new(fields)
-}
-
-/// The SQL name of a wire type, as `GetXdbcTypeInfo` lists them.
-fn sql_type_name(dt: &DataType) -> String {
-    match dt {
-        DataType::Boolean => "BOOLEAN".into(),
-        DataType::Int8 | DataType::UInt8 => "TINYINT".into(),
-        DataType::Int16 | DataType::UInt16 => "SMALLINT".into(),
-        DataType::Int32 | DataType::UInt32 => "INTEGER".into(),
-        DataType::Int64 | DataType::UInt64 => "BIGINT".into(),
-        DataType::Float16 | DataType::Float32 => "REAL".into(),
-        DataType::Float64 => "DOUBLE".into(),
-        DataType::Decimal128(..) | DataType::Decimal256(..) => "DECIMAL".into(),
-        DataType::Utf8 | DataType::LargeUtf8 => "VARCHAR".into(),
-        DataType::Binary | DataType::LargeBinary | DataType::FixedSizeBinary(_) => "BINARY".into(),
-        DataType::Date32 | DataType::Date64 => "DATE".into(),
-        DataType::Timestamp(..) => "TIMESTAMP".into(),
-        DataType::Interval(_) | DataType::Duration(_) => "INTERVAL".into(),
-        DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
-            format!("{} ARRAY", sql_type_name(f.data_type()))
-        }
-        other => other.to_string().to_uppercase(),
-    }
 }
 
 fn local_principal() -> Principal {

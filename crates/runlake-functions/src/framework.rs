@@ -506,7 +506,7 @@ fn update_dense<F: MomentFunction, const N: usize>(
 /// access is made if the address is not mapped).
 #[inline(always)]
 #[allow(unsafe_code)] // the one intrinsic call below; see its SAFETY note
-pub(crate) fn prefetch<T>(p: *const T) {
+pub fn prefetch<T>(p: *const T) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};

@@ -20,7 +20,6 @@ mod dispersion;
 mod docs;
 mod errors;
 mod framework;
-mod groupby;
 mod lists;
 mod quantile;
 mod rank;
@@ -45,7 +44,10 @@ use crate::robust::{Medae, Robust};
 use crate::slo::SloAttainment;
 
 pub use crate::docs::DOC_SECTION;
-pub use crate::groupby::{IntKeyAggregate, IntKeyAggregateExec};
+/// A cache prefetch hint for hash tables (shared with runlake-engine's integer-key
+/// aggregate; not part of the function API).
+#[doc(hidden)]
+pub use crate::framework::prefetch;
 
 fn moment<F: framework::MomentFunction>(f: F) -> Arc<AggregateUDF> {
     Arc::new(AggregateUDF::new_from_impl(MomentUdaf::new(f)))
@@ -55,43 +57,70 @@ fn buffer<F: framework::BufferFunction>(f: F) -> Arc<AggregateUDF> {
     Arc::new(AggregateUDF::new_from_impl(BufferUdaf::new(f)))
 }
 
-static ALL: LazyLock<Vec<Arc<AggregateUDF>>> = LazyLock::new(|| {
-    vec![
-        moment(Pearson::R),
-        moment(Pearson::PValue),
-        moment(Pearson::CiLower),
-        moment(Pearson::CiUpper),
-        buffer(Rank::Spearman),
-        buffer(Rank::SpearmanPValue),
-        buffer(Rank::KendallTau),
-        moment(R2Score),
-        moment(MeanError::Mae),
-        moment(MeanError::Mse),
-        moment(MeanError::Rmse),
-        moment(MaxError),
-        buffer(Medae),
-        moment(MeanError::Bias),
-        moment(MeanError::Mape),
-        moment(MeanError::Smape),
-        moment(Wape),
-        moment(Spread::Cv),
-        moment(Spread::CvPop),
-        moment(Spread::Sem),
-        buffer(Robust::Mad),
-        buffer(Robust::Iqr),
-        moment(Shape::Skewness),
-        moment(Shape::Kurtosis),
-        buffer(Quantile::One),
-        buffer(Quantile::Many),
-        buffer(Quantile::Fixed("p50", 500)),
-        buffer(Quantile::Fixed("p90", 900)),
-        buffer(Quantile::Fixed("p95", 950)),
-        buffer(Quantile::Fixed("p99", 990)),
-        buffer(Quantile::Fixed("p999", 999)),
-        buffer(Robust::OutlierFraction),
-        moment(SloAttainment),
-    ]
-});
+/// One entry point per function: `pearson_udaf()` returns the function (made once, it
+/// cannot fail), `expr_fn::pearson(x, y)` calls it in an expression; `ALL` lists them in
+/// documentation order.
+macro_rules! functions {
+    ($($name:ident => $udaf:ident = $make:expr, ($($arg:ident),*);)*) => {
+        $(
+            #[doc = concat!("The `", stringify!($name), "(", stringify!($($arg),*), ")` aggregate function.")]
+            pub fn $udaf() -> Arc<AggregateUDF> {
+                static F: LazyLock<Arc<AggregateUDF>> = LazyLock::new(|| $make);
+                Arc::clone(&F)
+            }
+        )*
+
+        static ALL: LazyLock<Vec<Arc<AggregateUDF>>> = LazyLock::new(|| vec![$($udaf()),*]);
+
+        /// Expression builders for the DataFrame API, one per function:
+        /// `expr_fn::pearson(col("predicted_ms"), col("actual_ms"))`.
+        pub mod expr_fn {
+            use datafusion::logical_expr::Expr;
+            $(
+                #[doc = concat!("`", stringify!($name), "(", stringify!($($arg),*), ")` as an expression.")]
+                pub fn $name($($arg: Expr),*) -> Expr {
+                    super::$udaf().call(vec![$($arg),*])
+                }
+            )*
+        }
+    };
+}
+
+functions! {
+    pearson => pearson_udaf = moment(Pearson::R), (x, y);
+    pearson_pvalue => pearson_pvalue_udaf = moment(Pearson::PValue), (x, y);
+    pearson_ci_lower => pearson_ci_lower_udaf = moment(Pearson::CiLower), (x, y, level);
+    pearson_ci_upper => pearson_ci_upper_udaf = moment(Pearson::CiUpper), (x, y, level);
+    spearman => spearman_udaf = buffer(Rank::Spearman), (x, y);
+    spearman_pvalue => spearman_pvalue_udaf = buffer(Rank::SpearmanPValue), (x, y);
+    kendall_tau => kendall_tau_udaf = buffer(Rank::KendallTau), (x, y);
+    r2_score => r2_score_udaf = moment(R2Score), (actual, predicted);
+    mae => mae_udaf = moment(MeanError::Mae), (actual, predicted);
+    mse => mse_udaf = moment(MeanError::Mse), (actual, predicted);
+    rmse => rmse_udaf = moment(MeanError::Rmse), (actual, predicted);
+    max_error => max_error_udaf = moment(MaxError), (actual, predicted);
+    medae => medae_udaf = buffer(Medae), (actual, predicted);
+    mean_error => mean_error_udaf = moment(MeanError::Bias), (actual, predicted);
+    mape => mape_udaf = moment(MeanError::Mape), (actual, predicted);
+    smape => smape_udaf = moment(MeanError::Smape), (actual, predicted);
+    wape => wape_udaf = moment(Wape), (actual, predicted);
+    cv => cv_udaf = moment(Spread::Cv), (x);
+    cv_pop => cv_pop_udaf = moment(Spread::CvPop), (x);
+    sem => sem_udaf = moment(Spread::Sem), (x);
+    mad => mad_udaf = buffer(Robust::Mad), (x);
+    iqr => iqr_udaf = buffer(Robust::Iqr), (x);
+    skewness => skewness_udaf = moment(Shape::Skewness), (x);
+    kurtosis => kurtosis_udaf = moment(Shape::Kurtosis), (x);
+    quantile => quantile_udaf = buffer(Quantile::One), (x, p);
+    quantiles => quantiles_udaf = buffer(Quantile::Many), (x, ps);
+    p50 => p50_udaf = buffer(Quantile::Fixed("p50", 500)), (x);
+    p90 => p90_udaf = buffer(Quantile::Fixed("p90", 900)), (x);
+    p95 => p95_udaf = buffer(Quantile::Fixed("p95", 950)), (x);
+    p99 => p99_udaf = buffer(Quantile::Fixed("p99", 990)), (x);
+    p999 => p999_udaf = buffer(Quantile::Fixed("p999", 999)), (x);
+    outlier_fraction => outlier_fraction_udaf = buffer(Robust::OutlierFraction), (x, k);
+    slo_attainment => slo_attainment_udaf = moment(SloAttainment), (x, threshold);
+}
 
 /// Every runlake aggregate function, in documentation order.
 pub fn all_functions() -> Vec<Arc<AggregateUDF>> {
@@ -129,61 +158,4 @@ pub fn register_all(ctx: &SessionContext) -> Result<()> {
 /// Looks a function up by name.
 pub fn function(name: &str) -> Option<Arc<AggregateUDF>> {
     ALL.iter().find(|f| f.name() == name).cloned()
-}
-
-/// Expression builders for the DataFrame API, one per function:
-/// `expr_fn::pearson(col("predicted_ms"), col("actual_ms"))`.
-pub mod expr_fn {
-    use datafusion::logical_expr::Expr;
-
-    use super::function;
-
-    macro_rules! expr_fns {
-        ($($name:ident($($arg:ident),*)),* $(,)?) => {
-            $(
-                #[doc = concat!("`", stringify!($name), "(", stringify!($($arg),*), ")` as an expression.")]
-                pub fn $name($($arg: Expr),*) -> Expr {
-                    function(stringify!($name))
-                        .expect("registered function")
-                        .call(vec![$($arg),*])
-                }
-            )*
-        };
-    }
-
-    expr_fns!(
-        pearson(x, y),
-        pearson_pvalue(x, y),
-        pearson_ci_lower(x, y, level),
-        pearson_ci_upper(x, y, level),
-        spearman(x, y),
-        spearman_pvalue(x, y),
-        kendall_tau(x, y),
-        r2_score(actual, predicted),
-        mae(actual, predicted),
-        mse(actual, predicted),
-        rmse(actual, predicted),
-        max_error(actual, predicted),
-        medae(actual, predicted),
-        mean_error(actual, predicted),
-        mape(actual, predicted),
-        smape(actual, predicted),
-        wape(actual, predicted),
-        cv(x),
-        cv_pop(x),
-        sem(x),
-        mad(x),
-        iqr(x),
-        skewness(x),
-        kurtosis(x),
-        quantile(x, p),
-        quantiles(x, ps),
-        p50(x),
-        p90(x),
-        p95(x),
-        p99(x),
-        p999(x),
-        outlier_fraction(x, k),
-        slo_attainment(x, threshold),
-    );
 }

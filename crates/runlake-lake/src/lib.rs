@@ -10,12 +10,9 @@
 
 mod error;
 mod ingest;
-mod levels;
-mod listscan;
 mod location;
 mod maintain;
 mod runs;
-pub mod sql;
 mod views;
 mod write;
 
@@ -47,7 +44,6 @@ use object_store::{ObjectStore, ObjectStoreExt};
 
 pub use crate::error::{Error, Result, TypeConflict};
 pub use crate::ingest::{INGESTS, IngestOptions, IngestReport, REJECTS, TableReport};
-pub use crate::listscan::ListScan;
 pub use crate::location::Location;
 pub use crate::maintain::{CompactReport, TableInfo};
 pub use crate::runs::{
@@ -522,6 +518,25 @@ impl Lake {
             .await?
             .ok_or_else(|| Error::TableNotFound(name.to_string()))?;
         Ok(table.table_provider().await?)
+    }
+
+    /// A provider for table `name` at `version` (its latest when `None`), from the
+    /// snapshot cache, with the table's object store registered in `runtime`; and the
+    /// version it reads.
+    pub async fn provider_at(
+        &self,
+        name: &str,
+        version: Option<u64>,
+        runtime: &Arc<datafusion::execution::runtime_env::RuntimeEnv>,
+    ) -> Result<(Arc<dyn TableProvider>, u64)> {
+        let table = self.snapshot(name, version).await?;
+        // A state that shares only the runtime: the store lands in the caller's registry.
+        let state = datafusion::execution::SessionStateBuilder::new()
+            .with_runtime_env(Arc::clone(runtime))
+            .build();
+        table.update_datafusion_session(&state)?;
+        let provider = table.table_provider().await?;
+        Ok((provider, table.version().unwrap_or_default()))
     }
 
     /// Registers every lake table in `ctx` as `runlake.public.<name>`.

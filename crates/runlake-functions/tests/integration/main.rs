@@ -2,7 +2,6 @@
 //! a large link, so all suites live here as modules).
 
 mod common;
-mod groupby;
 mod kernels;
 mod lists;
 mod memory;

@@ -97,3 +97,55 @@ async fn show_functions_lists_parameters_and_description() {
     assert!(text.contains("Fisher-z"), "{text}");
     assert!(text.contains("pearson_ci_lower(x, y[, level])"), "{text}");
 }
+
+/// The typed entry points: `NAME_udaf()` is the registered function itself (one
+/// instance, documented), and `expr_fn::NAME(...)` computes what the SQL call computes.
+#[tokio::test]
+async fn typed_entry_points_are_the_registered_functions() {
+    use datafusion::prelude::{col, lit};
+    use runlake_functions::expr_fn;
+
+    let udafs = [
+        runlake_functions::pearson_udaf(),
+        runlake_functions::spearman_udaf(),
+        runlake_functions::mape_udaf(),
+        runlake_functions::p99_udaf(),
+        runlake_functions::slo_attainment_udaf(),
+    ];
+    for (udaf, name) in udafs
+        .iter()
+        .zip(["pearson", "spearman", "mape", "p99", "slo_attainment"])
+    {
+        assert_eq!(udaf.name(), name);
+        let registered = runlake_functions::function(name).expect("registered");
+        assert!(
+            std::sync::Arc::ptr_eq(udaf, &registered),
+            "{name}: one instance"
+        );
+        let docs = udaf.documentation().expect("documented");
+        assert!(!docs.description.is_empty() && docs.syntax_example.starts_with(name));
+    }
+
+    let ctx = ctx();
+    let sql = collect(
+        &ctx,
+        "SELECT pearson(x, y) AS r, mape(y, x) AS m, slo_attainment(y, 2.5) AS s \
+         FROM (VALUES (1.0, 1.5), (2.0, 2.1), (3.0, 3.9), (4.0, 4.2)) AS t(x, y)",
+    )
+    .await;
+    let frame = ctx
+        .sql("SELECT * FROM (VALUES (1.0, 1.5), (2.0, 2.1), (3.0, 3.9), (4.0, 4.2)) AS t(x, y)")
+        .await
+        .unwrap()
+        .aggregate(
+            vec![],
+            vec![
+                expr_fn::pearson(col("x"), col("y")).alias("r"),
+                expr_fn::mape(col("y"), col("x")).alias("m"),
+                expr_fn::slo_attainment(col("y"), lit(2.5)).alias("s"),
+            ],
+        )
+        .unwrap();
+    let api = frame.collect().await.unwrap();
+    assert_eq!(api, sql);
+}

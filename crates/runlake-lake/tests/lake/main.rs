@@ -1,7 +1,6 @@
 //! The lake's commit rules: atomic, idempotent per key, schema evolution, conflicts.
 
 mod fuzz;
-mod listscan;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -17,9 +17,9 @@ use datafusion::datasource::MemTable;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
-use runlake_functions::IntKeyAggregate;
+use runlake_engine::IntKeyAggregate;
 
-use crate::common::collect;
+use crate::collect;
 
 const ROWS: usize = 120_000;
 

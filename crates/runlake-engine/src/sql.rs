@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
+use datafusion::catalog::{CatalogProvider, MemoryCatalogProvider};
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{DataFusionError, Result, TableReference, plan_err};
 use datafusion::dataframe::DataFrame;
@@ -20,7 +21,7 @@ use datafusion::logical_expr::{DdlStatement, LogicalPlan, WriteOp};
 use datafusion::prelude::{CsvReadOptions, ParquetReadOptions, SessionConfig};
 use datafusion::sql::parser::{DFParserBuilder, Statement};
 
-use crate::Lake;
+use runlake_lake::Lake;
 
 /// What a statement did: wrote to the lake (a one-line summary, and the rows written when
 /// it wrote rows), or a query to stream.
@@ -35,7 +36,7 @@ pub struct Session {
     ctx: SessionContext,
     lake: Lake,
     warnings: Vec<String>,
-    versions: HashMap<String, u64>,
+    schema: Arc<crate::catalog::LakeSchema>,
     allow_files: bool,
 }
 
@@ -43,7 +44,7 @@ impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Session")
             .field("lake", &self.lake.location().to_string())
-            .field("versions", &self.versions)
+            .field("versions", &self.schema.versions())
             .finish()
     }
 }
@@ -75,12 +76,13 @@ impl Session {
     ) -> Result<Self> {
         let config = SessionConfig::new()
             .with_information_schema(true)
-            .with_default_catalog_and_schema(crate::CATALOG, crate::SCHEMA);
+            .with_default_catalog_and_schema(runlake_lake::CATALOG, runlake_lake::SCHEMA)
+            .with_option_extension(crate::RunlakeOptions::default());
         let mut state = SessionStateBuilder::new()
             .with_config(config)
             .with_default_features()
             .with_physical_optimizer_rule(Arc::new(crate::ListScan))
-            .with_physical_optimizer_rule(Arc::new(runlake_functions::IntKeyAggregate));
+            .with_physical_optimizer_rule(Arc::new(crate::IntKeyAggregate));
         if let Some(runtime) = runtime {
             state = state.with_runtime_env(runtime);
         }
@@ -91,13 +93,21 @@ impl Session {
             ctx
         };
         runlake_functions::register_all(&ctx)?;
-        let versions = lake.register_pinned(&ctx, pins).await.map_err(lake_error)?;
+        // The lake's tables, each loaded when a statement first names it.
+        let schema = Arc::new(
+            crate::catalog::LakeSchema::open(lake.clone(), ctx.runtime_env(), pins)
+                .await
+                .map_err(lake_error)?,
+        );
+        let catalog = MemoryCatalogProvider::new();
+        catalog.register_schema(runlake_lake::SCHEMA, Arc::clone(&schema) as _)?;
+        ctx.register_catalog(runlake_lake::CATALOG, Arc::new(catalog));
         let warnings = lake.register_views(&ctx).await.map_err(lake_error)?;
         Ok(Self {
             ctx,
             lake,
             warnings,
-            versions,
+            schema,
             allow_files,
         })
     }
@@ -111,9 +121,10 @@ impl Session {
         &self.lake
     }
 
-    /// The version of each lake table this session reads.
-    pub fn versions(&self) -> &HashMap<String, u64> {
-        &self.versions
+    /// The version of each lake table this session has read so far (every table its
+    /// planned statements name).
+    pub fn versions(&self) -> HashMap<String, u64> {
+        self.schema.versions()
     }
 
     /// What went wrong opening the session without stopping it (views that no longer
@@ -195,8 +206,8 @@ impl Session {
                     .iter()
                     .any(|(n, _)| *n == name);
                 let live = self.ctx.table_exist(TableReference::full(
-                    crate::CATALOG,
-                    crate::SCHEMA,
+                    runlake_lake::CATALOG,
+                    runlake_lake::SCHEMA,
                     name.clone(),
                 ))?;
                 if !persisted && !live {
@@ -252,13 +263,13 @@ impl Session {
                 match self.lake.drop_table(&name).await {
                     Ok(()) => {
                         let _ = self.ctx.deregister_table(TableReference::full(
-                            crate::CATALOG,
-                            crate::SCHEMA,
+                            runlake_lake::CATALOG,
+                            runlake_lake::SCHEMA,
                             name.clone(),
                         ));
                         Ok((format!("dropped table {name}"), None))
                     }
-                    Err(crate::Error::TableNotFound(_)) if drop.if_exists => {
+                    Err(runlake_lake::Error::TableNotFound(_)) if drop.if_exists => {
                         Ok((format!("no table {name}"), None))
                     }
                     Err(e) => Err(lake_error(e)),
@@ -293,7 +304,7 @@ impl Session {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
-        let key = crate::CommitKey::new(format!("sql:{what}:{nanos}"));
+        let key = runlake_lake::CommitKey::new(format!("sql:{what}:{nanos}"));
         let batches = if batches.is_empty() {
             vec![datafusion::arrow::array::RecordBatch::new_empty(schema)]
         } else {
@@ -305,13 +316,17 @@ impl Session {
             .map_err(lake_error)?;
         // Re-register so later statements see the new version.
         let _ = self.ctx.deregister_table(TableReference::full(
-            crate::CATALOG,
-            crate::SCHEMA,
+            runlake_lake::CATALOG,
+            runlake_lake::SCHEMA,
             name.to_string(),
         ));
         let provider = self.lake.provider(name).await.map_err(lake_error)?;
         self.ctx.register_table(
-            TableReference::full(crate::CATALOG, crate::SCHEMA, name.to_string()),
+            TableReference::full(
+                runlake_lake::CATALOG,
+                runlake_lake::SCHEMA,
+                name.to_string(),
+            ),
             provider,
         )?;
         Ok(rows)
@@ -339,15 +354,15 @@ impl Session {
 /// The lake table a statement names (`t`, `public.t`, `runlake.public.t`).
 fn lake_table_name(reference: &TableReference) -> Result<String> {
     if let Some(schema) = reference.schema()
-        && schema != crate::SCHEMA
+        && schema != runlake_lake::SCHEMA
     {
         return plan_err!(
             "tables can only be created in schema '{}' of the lake, not '{schema}'",
-            crate::SCHEMA
+            runlake_lake::SCHEMA
         );
     }
     let name = reference.table().to_string();
-    crate::validate_table_name(&name).map_err(lake_error)?;
+    runlake_lake::validate_table_name(&name).map_err(lake_error)?;
     Ok(name)
 }
 
@@ -363,7 +378,7 @@ fn user_table_name(reference: &TableReference) -> Result<String> {
     Ok(name)
 }
 
-pub fn lake_error(e: crate::Error) -> DataFusionError {
+pub fn lake_error(e: runlake_lake::Error) -> DataFusionError {
     DataFusionError::External(Box::new(e))
 }
 

@@ -46,7 +46,7 @@ use datafusion::physical_plan::{
 };
 use futures::StreamExt;
 
-use crate::framework::prefetch;
+use runlake_functions::prefetch;
 
 /// The physical optimizer rule that runs qualifying partial aggregations in
 /// [`IntKeyAggregateExec`] (see the module documentation). Register it after
@@ -58,8 +58,11 @@ impl PhysicalOptimizerRule for IntKeyAggregate {
     fn optimize(
         &self,
         plan: Arc<dyn ExecutionPlan>,
-        _config: &ConfigOptions,
+        config: &ConfigOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
+        if !crate::RunlakeOptions::of(config).int_key_aggregate {
+            return Ok(plan);
+        }
         plan.transform_up(|node| {
             let Some(agg) = node.downcast_ref::<AggregateExec>() else {
                 return Ok(Transformed::no(node));

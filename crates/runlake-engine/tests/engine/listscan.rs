@@ -13,10 +13,12 @@ use datafusion::arrow::array::{
 use datafusion::arrow::compute::{cast, concat_batches};
 use datafusion::arrow::datatypes::{DataType, Field, Float64Type, Schema};
 use datafusion::parquet::arrow::ArrowWriter;
-use datafusion::parquet::basic::Compression;
-use datafusion::parquet::file::properties::{WriterProperties, WriterVersion};
-use datafusion::prelude::SessionContext;
-use runlake_lake::sql::Session;
+use datafusion::parquet::basic::{Compression, Encoding};
+use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersion};
+use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
+use datafusion::parquet::schema::types::ColumnPath;
+use datafusion::prelude::{ParquetReadOptions, SessionContext};
+use runlake_engine::sql::Session;
 
 /// A small deterministic generator (no test depends on a random crate's sequence).
 struct Lcg(u64);
@@ -35,7 +37,12 @@ impl Lcg {
 /// lists, empty lists, NULL elements; required lists of required elements; large lists;
 /// floats) plus a list of strings, which arrow-rs reads.
 fn steps(rows: usize) -> RecordBatch {
-    let mut rng = Lcg(7);
+    steps_seeded(rows, 7)
+}
+
+/// [`steps`] from another seed: other lengths, NULLs and values.
+fn steps_seeded(rows: usize, seed: u64) -> RecordBatch {
+    let mut rng = Lcg(seed);
     let mut name = StringBuilder::new();
     let mut a = ListBuilder::new(Int64Builder::new());
     let required = Field::new("element", DataType::Float64, false);
@@ -110,16 +117,43 @@ fn steps(rows: usize) -> RecordBatch {
 
 /// The writer settings the scan must read alike: dictionary or plain values (and a
 /// dictionary that overflows into plain pages mid-chunk), data pages v1 and v2,
-/// compressed or not.
+/// compressed or not, DELTA_BINARY_PACKED integers and BYTE_STREAM_SPLIT floats (which
+/// the level decoder does not decode: those files fall back to arrow-rs's reader), with
+/// and without a page index, several row groups each.
 fn layouts() -> Vec<(&'static str, WriterProperties)> {
+    let path = |dotted: &str| ColumnPath::new(dotted.split('.').map(String::from).collect());
     let base = || {
         WriterProperties::builder()
             .set_max_row_group_row_count(Some(1500))
             .set_data_page_row_count_limit(100)
             .set_write_batch_size(64)
     };
+    let int_lists = ["a.list.item", "c.list.item"];
+    let float_lists = ["b.list.element", "d.list.item"];
+    let mut delta = base().set_writer_version(WriterVersion::PARQUET_2_0);
+    for column in int_lists {
+        delta = delta
+            .set_column_dictionary_enabled(path(column), false)
+            .set_column_encoding(path(column), Encoding::DELTA_BINARY_PACKED);
+    }
+    let mut split = base();
+    for column in float_lists {
+        split = split
+            .set_column_dictionary_enabled(path(column), false)
+            .set_column_encoding(path(column), Encoding::BYTE_STREAM_SPLIT);
+    }
     vec![
         ("dictionary, v1", base().build()),
+        ("DELTA_BINARY_PACKED integers, v2", delta.build()),
+        ("BYTE_STREAM_SPLIT floats, v1", split.build()),
+        (
+            "plain, v1, no page index, chunk statistics only",
+            base()
+                .set_dictionary_enabled(false)
+                .set_statistics_enabled(EnabledStatistics::Chunk)
+                .set_offset_index_disabled(true)
+                .build(),
+        ),
         (
             "plain, v2, snappy",
             base()
@@ -175,7 +209,6 @@ async fn explain(ctx: &SessionContext, sql: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flat_lists_read_by_levels_match_datafusions_own_reader() {
     let dir = tempfile::tempdir().unwrap();
-    let data = steps(5000);
     let lake = runlake_lake::Lake::open(
         dir.path().join("lake").to_str().unwrap(),
         Default::default(),
@@ -197,8 +230,32 @@ async fn flat_lists_read_by_levels_match_datafusions_own_reader() {
     }
 
     for (i, (layout, props)) in layouts().into_iter().enumerate() {
+        // Other random lists for each layout.
+        let data = steps_seeded(5000, 7 + i as u64);
         let path = dir.path().join(format!("steps-{i}.parquet"));
         write(&path, &data, props);
+        // The writer really used the layout's value encoding.
+        let file = std::fs::File::open(&path).unwrap();
+        let reader = SerializedFileReader::new(file).unwrap();
+        let encodings: Vec<(String, Encoding)> = reader
+            .metadata()
+            .row_groups()
+            .iter()
+            .flat_map(|g| g.columns())
+            .flat_map(|c| c.encodings().map(|e| (c.column_path().string(), e)))
+            .collect();
+        for (wanted, column) in [
+            (Encoding::DELTA_BINARY_PACKED, "a.list.item"),
+            (Encoding::BYTE_STREAM_SPLIT, "b.list.element"),
+        ] {
+            if layout.contains(&format!("{wanted}")) {
+                assert!(
+                    encodings.contains(&(column.to_string(), wanted)),
+                    "{layout}: {encodings:?}"
+                );
+            }
+        }
+        assert!(reader.metadata().num_row_groups() >= 3, "{layout}");
         let f = path.display();
         let queries = [
             format!("SELECT * FROM '{f}' ORDER BY id"),
@@ -326,5 +383,158 @@ async fn lake_tables_read_lists_by_levels_with_their_file_ids() {
     assert!(
         back.column(0).to_data() == written.to_data(),
         "column a differs"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_options_turn_the_list_scan_and_the_integer_key_aggregate_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = runlake_lake::Lake::open(
+        dir.path().join("lake").to_str().unwrap(),
+        Default::default(),
+    )
+    .unwrap();
+    let session = Session::open(lake).await.unwrap();
+    let ctx = session.ctx();
+    let path = dir.path().join("steps.parquet");
+    write(&path, &steps(3000), layouts().remove(0).1);
+    let scan = format!(
+        "SELECT id, a, b, c, d FROM '{}' ORDER BY id",
+        path.display()
+    );
+    let group = format!(
+        "SELECT id % 100 AS k, pearson(id, list_mean(b)) AS r FROM '{}' GROUP BY id % 100 ORDER BY k",
+        path.display()
+    );
+    let setting = |name: &str| {
+        let sql = format!("SELECT value FROM information_schema.df_settings WHERE name = '{name}'");
+        async move {
+            let b = collect(ctx, &sql).await;
+            b.column(0).as_string::<i32>().value(0).to_string()
+        }
+    };
+    assert_eq!(setting("runlake.execution.list_scan").await, "true");
+    assert!(explain(ctx, &scan).await.contains("lists=levels"));
+    assert!(explain(ctx, &group).await.contains("IntKeyAggregateExec"));
+    let (with_scan, with_groups) = (collect(ctx, &scan).await, collect(ctx, &group).await);
+
+    for set in [
+        "SET runlake.execution.list_scan = false",
+        "SET runlake.execution.int_key_aggregate = false",
+    ] {
+        collect(ctx, set).await;
+    }
+    assert_eq!(setting("runlake.execution.list_scan").await, "false");
+    assert_eq!(
+        setting("runlake.execution.int_key_aggregate").await,
+        "false"
+    );
+    assert!(!explain(ctx, &scan).await.contains("lists=levels"));
+    assert!(!explain(ctx, &group).await.contains("IntKeyAggregateExec"));
+    assert_eq!(collect(ctx, &scan).await, with_scan);
+    let without = collect(ctx, &group).await;
+    assert_eq!(without.column(0), with_groups.column(0));
+    let (a, b) = (
+        without.column(1).as_primitive::<Float64Type>(),
+        with_groups.column(1).as_primitive::<Float64Type>(),
+    );
+    for i in 0..a.len() {
+        assert!((a.value(i) - b.value(i)).abs() <= 1e-12, "group {i}");
+    }
+
+    // A value that is not a boolean, or an option that does not exist, is refused.
+    let err = ctx
+        .sql("SET runlake.execution.list_scan = sometimes")
+        .await
+        .expect_err("refused");
+    assert!(err.to_string().contains("is not a boolean"), "{err}");
+    let err = ctx
+        .sql("SET runlake.execution.fast = true")
+        .await
+        .expect_err("refused");
+    assert!(
+        err.to_string().contains("runlake.execution.list_scan"),
+        "{err}"
+    );
+}
+
+/// Runs `sql` on a task of its own: a panic in the scan comes back as `Err`.
+async fn outcome(ctx: &SessionContext, sql: &str) -> Result<Result<RecordBatch, String>, String> {
+    let (ctx, sql) = (ctx.clone(), sql.to_string());
+    tokio::spawn(async move {
+        let frame = ctx.sql(&sql).await.map_err(|e| e.to_string())?;
+        let schema = Arc::new(frame.schema().as_arrow().clone());
+        let batches = frame.collect().await.map_err(|e| e.to_string())?;
+        Ok(concat_batches(&schema, &batches).unwrap())
+    })
+    .await
+    .map_err(|e| format!("the query panicked: {e}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn truncated_and_byte_flipped_files_fail_cleanly_or_read_as_arrow_rs_reads_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = runlake_lake::Lake::open(
+        dir.path().join("lake").to_str().unwrap(),
+        Default::default(),
+    )
+    .unwrap();
+    let session = Session::open(lake).await.unwrap();
+    let ours = session.ctx();
+    let plain = SessionContext::new().enable_url_table();
+    runlake_functions::register_all(&plain).unwrap();
+    // Statistics are not gathered at planning, so the scan is what reads each footer.
+    for ctx in [ours, &plain] {
+        collect(ctx, "SET datafusion.execution.collect_statistics = false").await;
+    }
+    let good = dir.path().join("good.parquet");
+    let data = steps(2000);
+    write(&good, &data, layouts().remove(0).1);
+    let schema = data.schema().as_ref().clone();
+    let bytes = std::fs::read(&good).unwrap();
+    let mut rng = Lcg(11);
+    let mut variants: Vec<(String, Vec<u8>)> = [bytes.len() / 2, bytes.len() - 9, 4096, 12]
+        .iter()
+        .map(|&n| (format!("truncated to {n} bytes"), bytes[..n].to_vec()))
+        .collect();
+    for _ in 0..40 {
+        let mut flipped = bytes.clone();
+        let at = rng.next(bytes.len() as u64) as usize;
+        flipped[at] ^= 1 << rng.next(8);
+        variants.push((format!("bit flipped at byte {at}"), flipped));
+    }
+    let (mut errors, mut same) = (0, 0);
+    for (i, (what, data)) in variants.iter().enumerate() {
+        let path = dir.path().join(format!("bad-{i}.parquet"));
+        std::fs::write(&path, data).unwrap();
+        // Registered with the good file's schema, so the scan (not schema inference at
+        // planning) is what reads the damaged footer and pages.
+        let table = format!("bad{i}");
+        for ctx in [ours, &plain] {
+            let options = ParquetReadOptions::default().schema(&schema);
+            ctx.register_parquet(&table, path.to_str().unwrap(), options)
+                .await
+                .unwrap();
+        }
+        let sql = format!("SELECT id, a, b, c, d FROM {table} ORDER BY id");
+        let got = outcome(ours, &sql).await;
+        let want = outcome(&plain, &sql).await;
+        match (got, want) {
+            (Err(panic), _) => panic!("{what}: {panic}"),
+            (Ok(Ok(got)), Ok(Ok(want))) => {
+                assert_eq!(got, want, "{what}: a different answer from arrow-rs");
+                same += 1;
+            }
+            (Ok(Ok(_)), want) => panic!("{what}: read, where arrow-rs gives {want:?}"),
+            (Ok(Err(e)), _) => {
+                let name = format!("bad-{i}.parquet");
+                assert!(e.contains(&name), "{what}: the error names the file: {e}");
+                errors += 1;
+            }
+        }
+    }
+    assert!(
+        errors >= 4,
+        "every truncation fails: {errors} errors, {same} alike"
     );
 }

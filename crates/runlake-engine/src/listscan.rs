@@ -71,7 +71,7 @@ use datafusion::physical_plan::metrics::ExecutionPlanMetricsSet;
 use datafusion::physical_plan::sort_pushdown::SortOrderPushdownResult;
 use datafusion_datasource::PartitionedFile;
 use datafusion_datasource::morsel::{Morsel, MorselPlan, MorselPlanner, Morselizer};
-use futures::stream::{self, BoxStream, StreamExt};
+use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use object_store::ObjectStore;
 
 use crate::levels::{self, LevelStream, Plain};
@@ -85,8 +85,11 @@ impl PhysicalOptimizerRule for ListScan {
     fn optimize(
         &self,
         plan: Arc<dyn ExecutionPlan>,
-        _config: &ConfigOptions,
+        config: &ConfigOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
+        if !crate::RunlakeOptions::of(config).list_scan {
+            return Ok(plan);
+        }
         plan.transform_up(|node| {
             let Some(exec) = node.downcast_ref::<DataSourceExec>() else {
                 return Ok(Transformed::no(node));
@@ -369,9 +372,15 @@ impl MorselPlanner for ListPlanner {
                 file,
                 fallback,
             } => {
+                // Every error of this file (a truncated footer, a corrupt page) names it.
+                let location = file.object_meta.location.to_string();
                 let io = async move {
-                    Ok(match open(scan, *file).await? {
-                        Some(stream) => Box::new(Self::Ready(stream)) as Box<dyn MorselPlanner>,
+                    let name = move |e: DataFusionError| e.context(format!("reading {location}"));
+                    Ok(match open(scan, *file).await.map_err(name.clone())? {
+                        Some(stream) => {
+                            let stream = stream.map_err(name).boxed();
+                            Box::new(Self::Ready(stream)) as Box<dyn MorselPlanner>
+                        }
                         None => fallback,
                     })
                 };

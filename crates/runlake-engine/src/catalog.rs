@@ -1,0 +1,140 @@
+//! The lake's schema (`runlake.public`), loaded lazily: a session lists the lake's table
+//! names when it opens (one listing), and loads a table's snapshot only when a statement
+//! names it, from the lake's snapshot cache. The version each table was read at is
+//! recorded, so a ticket pins exactly the tables its query reads. Views, temporary views
+//! and tables a statement creates are registered beside the lake's tables.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use async_trait::async_trait;
+use datafusion::catalog::{SchemaProvider, TableProvider};
+use datafusion::common::{Result, exec_err};
+use datafusion::execution::runtime_env::RuntimeEnv;
+use runlake_lake::Lake;
+
+use crate::sql::lake_error;
+
+/// `runlake.public`: the lake's tables, loaded when first named.
+#[derive(Debug)]
+pub struct LakeSchema {
+    lake: Lake,
+    /// Where a loaded table's object store is registered (the session's runtime).
+    runtime: Arc<RuntimeEnv>,
+    /// Tables read at these versions; the rest at their latest.
+    pins: HashMap<String, u64>,
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// Lake tables not loaded yet.
+    unloaded: BTreeSet<String>,
+    /// Loaded lake tables and registered ones (views, temporary views, new tables).
+    tables: HashMap<String, Arc<dyn TableProvider>>,
+    /// The version of every lake table handed out.
+    versions: HashMap<String, u64>,
+}
+
+impl LakeSchema {
+    /// The schema of `lake`'s tables as they are now (pinned ones at their pins). A pin
+    /// on a table the lake no longer has is an error.
+    pub async fn open(
+        lake: Lake,
+        runtime: Arc<RuntimeEnv>,
+        pins: &HashMap<String, u64>,
+    ) -> runlake_lake::Result<LakeSchema> {
+        let unloaded: BTreeSet<String> = lake.table_names().await?.into_iter().collect();
+        if let Some(missing) = pins.keys().find(|name| !unloaded.contains(*name)) {
+            return Err(runlake_lake::Error::TableNotFound(missing.clone()));
+        }
+        Ok(LakeSchema {
+            lake,
+            runtime,
+            pins: pins.clone(),
+            state: Mutex::new(State {
+                unloaded,
+                ..State::default()
+            }),
+        })
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The version of each lake table this schema has handed out so far.
+    pub fn versions(&self) -> HashMap<String, u64> {
+        self.state().versions.clone()
+    }
+}
+
+#[async_trait]
+impl SchemaProvider for LakeSchema {
+    fn table_names(&self) -> Vec<String> {
+        let state = self.state();
+        let mut names: Vec<String> = state
+            .unloaded
+            .iter()
+            .chain(state.tables.keys())
+            .cloned()
+            .collect();
+        names.sort();
+        names
+    }
+
+    async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
+        {
+            let state = self.state();
+            if let Some(table) = state.tables.get(name) {
+                return Ok(Some(Arc::clone(table)));
+            }
+            if !state.unloaded.contains(name) {
+                return Ok(None);
+            }
+        }
+        let pin = self.pins.get(name).copied();
+        let (provider, version) = match self.lake.provider_at(name, pin, &self.runtime).await {
+            Ok(loaded) => loaded,
+            // Dropped since the session opened: as if it were never listed.
+            Err(runlake_lake::Error::TableNotFound(_)) if pin.is_none() => {
+                self.state().unloaded.remove(name);
+                return Ok(None);
+            }
+            Err(e) => return Err(lake_error(e)),
+        };
+        let mut state = self.state();
+        if !state.unloaded.remove(name) {
+            // Loaded by a concurrent lookup (or deregistered meanwhile): keep one answer.
+            return Ok(state.tables.get(name).cloned());
+        }
+        state.versions.insert(name.to_string(), version);
+        state.tables.insert(name.to_string(), Arc::clone(&provider));
+        Ok(Some(provider))
+    }
+
+    fn register_table(
+        &self,
+        name: String,
+        table: Arc<dyn TableProvider>,
+    ) -> Result<Option<Arc<dyn TableProvider>>> {
+        let mut state = self.state();
+        if state.tables.contains_key(&name) || state.unloaded.contains(&name) {
+            return exec_err!("The table {name} already exists");
+        }
+        state.tables.insert(name, table);
+        Ok(None)
+    }
+
+    fn deregister_table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
+        let mut state = self.state();
+        state.unloaded.remove(name);
+        state.versions.remove(name);
+        Ok(state.tables.remove(name))
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        let state = self.state();
+        state.tables.contains_key(name) || state.unloaded.contains(name)
+    }
+}
