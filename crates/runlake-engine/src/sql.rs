@@ -152,6 +152,17 @@ impl Session {
         state.statement_to_plan(statement).await
     }
 
+    /// The first table `statement` reads or writes that this session does not have (a
+    /// server answers NOT_FOUND from it, without reading DataFusion's message).
+    pub fn missing_table(&self, statement: &Statement) -> Result<Option<String>> {
+        for reference in self.ctx.state().resolve_table_references(statement)? {
+            if !self.ctx.table_exist(reference.clone())? {
+                return Ok(Some(reference.to_string()));
+            }
+        }
+        Ok(None)
+    }
+
     /// Runs a planned statement: writes act on the lake and persist; queries (and, for
     /// the local user, `SET` and `COPY ... TO`) come back as a DataFrame to stream;
     /// what the lake does not support is refused. Callers that serve other users check

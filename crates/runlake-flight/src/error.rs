@@ -114,13 +114,7 @@ fn datafusion_status(e: &DataFusionError, message: String) -> Status {
         DataFusionError::SQL(..)
         | DataFusionError::Plan(_)
         | DataFusionError::SchemaError(..)
-        | DataFusionError::NotImplemented(_) => {
-            if message.contains("not found") && message.contains("table") {
-                Status::not_found(message)
-            } else {
-                Status::invalid_argument(message)
-            }
-        }
+        | DataFusionError::NotImplemented(_) => Status::invalid_argument(message),
         DataFusionError::ResourcesExhausted(_) => {
             // DataFusion's operators word their own refusals; say which limits bound them.
             Status::resource_exhausted(format!(

@@ -234,7 +234,19 @@ impl RunlakeFlightSql {
                 statements.len()
             )));
         }
-        let plan = session.plan(statements.remove(0)).await?;
+        let statement = statements.remove(0);
+        // Kept to tell, when planning fails, whether a table it names is missing (NOT_FOUND)
+        // from the typed lookup, not from DataFusion's message.
+        let named = statement.clone();
+        let plan = match session.plan(statement).await {
+            Ok(plan) => plan,
+            Err(e) => {
+                if let Some(table) = session.missing_table(&named)? {
+                    return Err(runlake_lake::Error::TableNotFound(table).into());
+                }
+                return Err(e.into());
+            }
+        };
         let effect = Effect::of(&plan);
         authorize(principal, &effect)?;
         Ok((plan, effect))

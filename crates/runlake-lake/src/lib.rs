@@ -801,11 +801,18 @@ async fn committed(table: &DeltaTable, key: &CommitKey) -> Result<bool> {
     Ok(version.is_some_and(|v| v >= key.version))
 }
 
+/// Whether a commit lost a race to another writer: the conflict checker's verdict, the
+/// version written first by someone else, or the store refusing the conditional put.
 fn is_conflict(e: &DeltaTableError) -> bool {
     matches!(
         e,
-        DeltaTableError::Transaction { .. } | DeltaTableError::VersionAlreadyExists(_)
-    ) || e.to_string().contains("oncurrent")
+        DeltaTableError::Transaction { .. }
+            | DeltaTableError::VersionAlreadyExists(_)
+            | DeltaTableError::ObjectStore {
+                source: object_store::Error::AlreadyExists { .. }
+                    | object_store::Error::Precondition { .. }
+            }
+    )
 }
 
 /// Table names are SQL-friendly: lowercase letters, digits and `_`, not starting with a
