@@ -58,7 +58,7 @@ pub struct IngestArgs {
     max_line_size: usize,
 }
 
-pub async fn ingest(lake: &Lake, args: IngestArgs) -> Result<ExitCode, String> {
+pub async fn ingest(lake: &Lake, args: IngestArgs) -> crate::error::Result<ExitCode> {
     let format = match args.format.as_str() {
         "auto" => None,
         name => Some(Format::from_name(name).ok_or_else(|| {
@@ -78,7 +78,7 @@ pub async fn ingest(lake: &Lake, args: IngestArgs) -> Result<ExitCode, String> {
         tags.push((k, v.to_string()));
     }
     if let Some(t) = &args.table {
-        runlake_lake::validate_table_name(t).map_err(|e| e.to_string())?;
+        runlake_lake::validate_table_name(t)?;
     }
     let mut options = IngestOptions {
         read: Options {
@@ -117,8 +117,8 @@ pub async fn ingest(lake: &Lake, args: IngestArgs) -> Result<ExitCode, String> {
             Ok(source) => lake
                 .ingest(&source, &options)
                 .await
-                .map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
+                .map_err(crate::error::Error::from),
+            Err(e) => Err(e.into()),
         };
         if let Some(status) = &status {
             status.clear();
@@ -133,7 +133,7 @@ pub async fn ingest(lake: &Lake, args: IngestArgs) -> Result<ExitCode, String> {
             }
             Err(e) => {
                 failed += 1;
-                eprintln!("runlake: error: {}", output::one_line(&e));
+                eprintln!("runlake: error: {}", output::one_line(&e.to_string()));
             }
         }
     }
@@ -375,7 +375,7 @@ fn print_explain(report: &IngestReport) {
 }
 
 /// Files from paths, directories (recursive, sorted) and globs.
-fn expand(paths: &[String]) -> Result<Vec<PathBuf>, String> {
+fn expand(paths: &[String]) -> crate::error::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for p in paths {
         if p == "-" {
@@ -394,12 +394,12 @@ fn expand(paths: &[String]) -> Result<Vec<PathBuf>, String> {
                 .filter(|m| m.is_file())
                 .collect();
             if matched.is_empty() {
-                return Err(format!("{p}: no file matches"));
+                return Err(format!("{p}: no file matches").into());
             }
             matched.sort();
             out.extend(matched);
         } else {
-            return Err(format!("{p}: no such file or directory"));
+            return Err(format!("{p}: no such file or directory").into());
         }
     }
     Ok(out)
@@ -427,8 +427,8 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
-pub async fn tables(lake: &Lake) -> Result<ExitCode, String> {
-    let names = lake.table_names().await.map_err(|e| e.to_string())?;
+pub async fn tables(lake: &Lake) -> crate::error::Result<ExitCode> {
+    let names = lake.table_names().await?;
     if names.is_empty() {
         println!(
             "the lake at {} has no tables yet: try `runlake demo` or `runlake ingest FILE`",
@@ -441,7 +441,7 @@ pub async fn tables(lake: &Lake) -> Result<ExitCode, String> {
         "table", "rows", "files", "size", "version"
     );
     for name in names {
-        let info = lake.info(&name).await.map_err(|e| e.to_string())?;
+        let info = lake.info(&name).await?;
         println!(
             "{:<24} {:>12} {:>7} {:>12} {:>8}",
             info.name,
@@ -469,8 +469,8 @@ fn human_bytes(b: u64) -> String {
     }
 }
 
-pub async fn schema(lake: &Lake, table: &str) -> Result<ExitCode, String> {
-    let info = lake.info(table).await.map_err(|e| e.to_string())?;
+pub async fn schema(lake: &Lake, table: &str) -> crate::error::Result<ExitCode> {
+    let info = lake.info(table).await?;
     println!(
         "table {} ({} rows, version {})",
         info.name, info.rows, info.version
@@ -485,8 +485,8 @@ pub async fn schema(lake: &Lake, table: &str) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn forget(lake: &Lake, source: &str) -> Result<ExitCode, String> {
-    let deleted = lake.forget(source).await.map_err(|e| e.to_string())?;
+pub async fn forget(lake: &Lake, source: &str) -> crate::error::Result<ExitCode> {
+    let deleted = lake.forget(source).await?;
     if deleted.is_empty() {
         println!(
             "no rows came from '{source}' (sources are named as they were given to ingest; SELECT DISTINCT source FROM _ingests lists them)"
@@ -502,16 +502,13 @@ pub async fn compact(
     lake: &Lake,
     table: Option<String>,
     retention: Duration,
-) -> Result<ExitCode, String> {
+) -> crate::error::Result<ExitCode> {
     let names = match table {
         Some(t) => vec![t],
-        None => lake.table_names().await.map_err(|e| e.to_string())?,
+        None => lake.table_names().await?,
     };
     for name in names {
-        let r = lake
-            .compact(&name, retention)
-            .await
-            .map_err(|e| e.to_string())?;
+        let r = lake.compact(&name, retention).await?;
         println!(
             "{}: {} files -> {}, {} unreferenced files removed",
             r.table, r.files_before, r.files_after, r.files_removed
@@ -592,15 +589,14 @@ const DEMO_QUERY: &str = "SELECT coalesce(a.framework, p.framework) AS framework
 FROM predictions p LEFT JOIN framework_aliases a ON a.alias = p.framework
 GROUP BY 1 ORDER BY 1";
 
-pub async fn demo(lake: &Lake) -> Result<ExitCode, String> {
+pub async fn demo(lake: &Lake) -> crate::error::Result<ExitCode> {
     println!(
         "Ingesting the bundled sample data into the lake at {} ...",
         lake.location()
     );
     for (name, table, bytes) in DEMO_FILES {
         let source =
-            Source::from_bytes((*name).to_string(), bytes.to_vec(), &InputLimits::default())
-                .map_err(|e| e.to_string())?;
+            Source::from_bytes((*name).to_string(), bytes.to_vec(), &InputLimits::default())?;
         let options = IngestOptions {
             read: Options {
                 table: table.map(str::to_string),
@@ -609,16 +605,11 @@ pub async fn demo(lake: &Lake) -> Result<ExitCode, String> {
             ..IngestOptions::default()
         };
         let started = Instant::now();
-        let report = lake
-            .ingest(&source, &options)
-            .await
-            .map_err(|e| e.to_string())?;
+        let report = lake.ingest(&source, &options).await?;
         print_report(&report, started.elapsed(), false);
     }
     println!("\nPrediction accuracy per framework (variants merged through framework_aliases):\n");
-    let session = Session::open(lake.clone())
-        .await
-        .map_err(|e| e.to_string())?;
+    let session = Session::open(lake.clone()).await?;
     let mut stdout = std::io::stdout().lock();
     session
         .run_script(DEMO_QUERY, OutputFormat::Table, &mut stdout)

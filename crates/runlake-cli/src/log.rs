@@ -20,7 +20,7 @@ use tracing_subscriber::util::SubscriberInitExt;
 const DEFAULT_FILTER: &str = "warn,runlake=info";
 
 /// Installs the logfmt writer as the process's `tracing` subscriber.
-pub fn init() -> Result<(), String> {
+pub fn init() -> crate::error::Result<()> {
     let filter = std::env::var("RUNLAKE_LOG").unwrap_or_else(|_| DEFAULT_FILTER.to_string());
     let targets: Targets = filter.parse().map_err(|e| {
         format!("RUNLAKE_LOG='{filter}' is not a log filter such as '{DEFAULT_FILTER}': {e}")

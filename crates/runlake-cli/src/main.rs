@@ -1,6 +1,7 @@
 //! `runlake`: the command-line interface of the runlake latency data warehouse.
 
 mod commands;
+mod error;
 mod log;
 mod output;
 mod report;
@@ -157,15 +158,16 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
         // Standard output closed early (`| head`): nothing to say.
-        Err(message) if message.contains("Broken pipe (os error 32)") => ExitCode::from(141),
-        Err(message) => {
-            eprintln!("runlake: error: {message}");
+        Err(e) if e.is_broken_pipe() => ExitCode::from(141),
+        Err(e) => {
+            // One line, whatever the error's text holds (DataFusion's span line breaks).
+            eprintln!("runlake: error: {}", output::one_line(&e.to_string()));
             ExitCode::from(1)
         }
     }
 }
 
-async fn run(cli: Cli) -> Result<ExitCode, String> {
+async fn run(cli: Cli) -> crate::error::Result<ExitCode> {
     if let Command::Users(command) = cli.command {
         return server::users(command);
     }
@@ -176,14 +178,14 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             .ok_or_else(|| format!("--storage-option '{item}': expected KEY=VALUE"))?;
         storage_options.insert(k.trim().to_string(), v.to_string());
     }
-    let lake = runlake_lake::Lake::open(&cli.lake, storage_options).map_err(|e| e.to_string())?;
+    let lake = runlake_lake::Lake::open(&cli.lake, storage_options)?;
     match cli.command {
         Command::Demo => commands::demo(&lake).await,
         Command::Ingest(args) => commands::ingest(&lake, args).await,
         Command::Tables => commands::tables(&lake).await,
         Command::Schema { table } => commands::schema(&lake, &table).await,
         Command::Drop { table } => {
-            lake.drop_table(&table).await.map_err(|e| e.to_string())?;
+            lake.drop_table(&table).await?;
             println!("dropped table {table}");
             Ok(ExitCode::SUCCESS)
         }
@@ -193,9 +195,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Report(args) => report::run(&lake, args).await,
         Command::Users(_) => unreachable!("handled before the lake opens"),
         Command::Sql { format, file, sql } => {
-            let session = Session::open(lake)
-                .await
-                .map_err(|e| output::one_line(&e.to_string()))?;
+            let session = Session::open(lake).await?;
             for warning in session.warnings() {
                 eprintln!("runlake: warning: {warning}");
             }
@@ -216,10 +216,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                 }
             };
             let mut stdout = std::io::stdout().lock();
-            session
-                .run_script(&text, format, &mut stdout)
-                .await
-                .map_err(|e| output::one_line(&e.to_string()))?;
+            session.run_script(&text, format, &mut stdout).await?;
             Ok(ExitCode::SUCCESS)
         }
     }

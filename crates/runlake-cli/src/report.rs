@@ -65,7 +65,7 @@ pub struct ReportArgs {
 }
 
 /// Every available report: the shipped ones, overridden or extended by `./sql/reports`.
-pub fn available() -> Result<Vec<Report>, String> {
+pub fn available() -> crate::error::Result<Vec<Report>> {
     available_in(Path::new(LOCAL_DIR))
 }
 
@@ -73,10 +73,10 @@ pub fn available() -> Result<Vec<Report>, String> {
 pub const LOCAL_DIR: &str = "sql/reports";
 
 /// The shipped reports, overridden or extended by the `.sql` files of `local`.
-pub fn available_in(local: &Path) -> Result<Vec<Report>, String> {
+pub fn available_in(local: &Path) -> crate::error::Result<Vec<Report>> {
     let mut reports: Vec<Report> = Vec::new();
     for (name, text) in SHIPPED {
-        reports.push(Report::parse(name, text).map_err(|e| e.to_string())?);
+        reports.push(Report::parse(name, text)?);
     }
     if let Ok(entries) = std::fs::read_dir(local) {
         let mut paths: Vec<PathBuf> = entries
@@ -94,7 +94,7 @@ pub fn available_in(local: &Path) -> Result<Vec<Report>, String> {
     Ok(reports)
 }
 
-fn load_file(path: &Path) -> Result<Report, String> {
+fn load_file(path: &Path) -> crate::error::Result<Report> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read report {}: {e}", path.display()))?;
     let name = path
@@ -102,10 +102,10 @@ fn load_file(path: &Path) -> Result<Report, String> {
         .and_then(|s| s.to_str())
         .unwrap_or("report")
         .to_string();
-    Report::parse(&name, &text).map_err(|e| e.to_string())
+    Ok(Report::parse(&name, &text)?)
 }
 
-fn find(name: &str) -> Result<Report, String> {
+fn find(name: &str) -> crate::error::Result<Report> {
     let path = Path::new(name);
     if name.ends_with(".sql") || path.is_file() {
         return load_file(path);
@@ -117,7 +117,7 @@ fn find(name: &str) -> Result<Report, String> {
             let names: Vec<String> = available()
                 .map(|a| a.into_iter().map(|r| r.name).collect())
                 .unwrap_or_default();
-            format!("no report '{name}' (reports: {})", names.join(", "))
+            format!("no report '{name}' (reports: {})", names.join(", ")).into()
         })
 }
 
@@ -126,10 +126,8 @@ pub async fn render(
     lake: &Lake,
     report: &Report,
     params: &HashMap<String, String>,
-) -> Result<runlake_report::Rendered, String> {
-    let session = runlake_engine::sql::Session::open(lake.clone())
-        .await
-        .map_err(|e| e.to_string())?;
+) -> crate::error::Result<runlake_report::Rendered> {
+    let session = runlake_engine::sql::Session::open(lake.clone()).await?;
     // Long renders show which query runs, on a terminal.
     let steps = report.queries.len() + usize::from(!report.alerts.is_empty());
     let status = std::io::stderr()
@@ -149,10 +147,10 @@ pub async fn render(
     if let Some(status) = &status {
         status.clear();
     }
-    rendered
+    Ok(rendered?)
 }
 
-pub async fn run(lake: &Lake, args: ReportArgs) -> Result<ExitCode, String> {
+pub async fn run(lake: &Lake, args: ReportArgs) -> crate::error::Result<ExitCode> {
     if args.list {
         for r in available()? {
             let params: Vec<String> = r.params.keys().cloned().collect();

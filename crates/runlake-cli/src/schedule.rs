@@ -12,7 +12,7 @@ use runlake_report::scheduler::{RunRecord, RunStore, SystemClock};
 
 /// The scheduler's clock: the wall clock, or (with `RUNLAKE_NOW=2026-11-22T11:59:58Z`,
 /// for trying a schedule out) that time at start-up, advancing in real time.
-pub fn clock_from_env() -> Result<SystemClock, String> {
+pub fn clock_from_env() -> crate::error::Result<SystemClock> {
     match std::env::var("RUNLAKE_NOW") {
         Ok(text) => {
             let start = DateTime::parse_from_rfc3339(text.trim())

@@ -74,10 +74,10 @@ pub struct ServeArgs {
     reports: PathBuf,
 }
 
-pub async fn serve(lake: &Lake, args: ServeArgs) -> Result<ExitCode, String> {
+pub async fn serve(lake: &Lake, args: ServeArgs) -> crate::error::Result<ExitCode> {
     crate::log::init()?;
     let users = match &args.users {
-        Some(path) => Some(UsersFile::open(path).map_err(|e| e.to_string())?),
+        Some(path) => Some(UsersFile::open(path)?),
         None => {
             if !runlake_flight::is_loopback(&args.addr) {
                 return Err(format!(
@@ -85,7 +85,8 @@ pub async fn serve(lake: &Lake, args: ServeArgs) -> Result<ExitCode, String> {
                      have every right on the lake. Add users (runlake users add NAME --role read \
                      --file users.json) and pass --users users.json, or listen on 127.0.0.1",
                     args.addr
-                ));
+                )
+                .into());
             }
             None
         }
@@ -112,20 +113,19 @@ pub async fn serve(lake: &Lake, args: ServeArgs) -> Result<ExitCode, String> {
         spill_dir: args.spill_dir.clone(),
     };
     let user_count = users.as_ref().map(|u| u.current().map(|l| l.list().len()));
-    let service = RunlakeFlightSql::new(lake.clone(), users, Tokens::new(keys, ttl), limits)
-        .await
-        .map_err(|e| e.to_string())?;
+    let service =
+        RunlakeFlightSql::new(lake.clone(), users, Tokens::new(keys, ttl), limits).await?;
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
-    let bound = listener.local_addr().map_err(|e| e.to_string())?;
+    let bound = listener.local_addr()?;
     println!(
         "runlake serve: Flight SQL on {}://{bound} (lake {}; {})",
         if tls.is_some() { "grpc+tls" } else { "grpc" },
         lake.location(),
         match user_count {
             Some(Ok(n)) => format!("{n} user(s)"),
-            Some(Err(e)) => return Err(e.to_string()),
+            Some(Err(e)) => return Err(e.into()),
             None => "no users file: local access only, every right".to_string(),
         }
     );
@@ -136,9 +136,7 @@ pub async fn serve(lake: &Lake, args: ServeArgs) -> Result<ExitCode, String> {
         let reports = crate::report::available_in(&args.reports)?;
         let clock = Arc::new(crate::schedule::clock_from_env()?);
         let store = Arc::new(crate::schedule::LakeRuns(lake.clone()));
-        let started = Scheduler::start(store, clock, reports, cancel.clone())
-            .await
-            .map_err(|e| e.to_string())?;
+        let started = Scheduler::start(store, clock, reports, cancel.clone()).await?;
         if started.scheduled.is_empty() {
             eprintln!(
                 "runlake serve: --schedule: no report has a schedule (add e.g. \
@@ -160,9 +158,7 @@ pub async fn serve(lake: &Lake, args: ServeArgs) -> Result<ExitCode, String> {
             cancel.cancel();
         }
     });
-    runlake_flight::serve(service, listener, tls, cancel.clone().cancelled_owned())
-        .await
-        .map_err(|e| e.to_string())?;
+    runlake_flight::serve(service, listener, tls, cancel.clone().cancelled_owned()).await?;
     cancel.cancel();
     if let Some(scheduler) = scheduler {
         scheduler.join().await;
@@ -190,7 +186,7 @@ async fn stop_signal() {
 /// key file, created on first start. A key an earlier version kept in the lake is moved
 /// into a new key file, with a warning. A server without users signs with a key of its
 /// own: nobody else needs to verify its tokens.
-async fn token_keys(lake: &Lake, args: &ServeArgs) -> Result<Keys, String> {
+async fn token_keys(lake: &Lake, args: &ServeArgs) -> crate::error::Result<Keys> {
     if let Some(secret) = &args.token_secret {
         if secret.is_empty() {
             return Err(
@@ -200,11 +196,11 @@ async fn token_keys(lake: &Lake, args: &ServeArgs) -> Result<Keys, String> {
                     .into(),
             );
         }
-        return Keys::new(vec![secret.as_bytes().to_vec()])
-            .map_err(|e| format!("--token-secret: {e}"));
+        return Ok(Keys::new(vec![secret.as_bytes().to_vec()])
+            .map_err(|e| format!("--token-secret: {e}"))?);
     }
     let Some(users) = &args.users else {
-        return Keys::random().map_err(|e| e.to_string());
+        return Ok(Keys::random()?);
     };
     let file = args.token_key_file.clone().unwrap_or_else(|| {
         users
@@ -220,25 +216,20 @@ async fn token_keys(lake: &Lake, args: &ServeArgs) -> Result<Keys, String> {
                  could sign in as anyone. Name a file outside it with --token-key-file",
                 file.display(),
                 root.display()
-            ));
+            )
+            .into());
         }
     }
     if file.exists() {
         warn_if_readable_by_others(&file);
-        return Keys::read_file(&file).map_err(|e| e.to_string());
+        return Ok(Keys::read_file(&file)?);
     }
-    let moved = lake
-        .take_secret("token-secret")
-        .await
-        .map_err(|e| e.to_string())?;
+    let moved = lake.take_secret("token-secret").await?;
     let (key, from_lake) = match moved {
         Some(key) if key.len() >= runlake_flight::auth::MIN_KEY_BYTES => (key, true),
-        _ => (
-            runlake_flight::auth::random_key().map_err(|e| e.to_string())?,
-            false,
-        ),
+        _ => (runlake_flight::auth::random_key()?, false),
     };
-    let keys = Keys::create_file(&file, &key).map_err(|e| e.to_string())?;
+    let keys = Keys::create_file(&file, &key)?;
     if from_lake {
         eprintln!(
             "runlake serve: warning: the token key was kept in the lake (_runlake/token-secret), \
@@ -298,11 +289,11 @@ pub enum UsersCommand {
     },
 }
 
-pub fn users(command: UsersCommand) -> Result<ExitCode, String> {
+pub fn users(command: UsersCommand) -> crate::error::Result<ExitCode> {
     match command {
         UsersCommand::Add { name, role, file } => {
-            let role = Role::parse(&role).map_err(|e| e.to_string())?;
-            let mut users = Users::load(&file, true).map_err(|e| e.to_string())?;
+            let role = Role::parse(&role)?;
+            let mut users = Users::load(&file, true)?;
             if std::io::stdin().is_terminal() {
                 eprint!("password for {name}: ");
             }
@@ -312,24 +303,22 @@ pub fn users(command: UsersCommand) -> Result<ExitCode, String> {
                 .read_line(&mut password)
                 .map_err(|e| format!("cannot read the password: {e}"))?;
             let password = password.trim_end_matches(['\r', '\n']);
-            users
-                .set(&name, role, password)
-                .map_err(|e| e.to_string())?;
-            users.save(&file).map_err(|e| e.to_string())?;
+            users.set(&name, role, password)?;
+            users.save(&file)?;
             println!("user {name} ({}) saved in {}", role.name(), file.display());
         }
         UsersCommand::List { file } => {
-            let users = Users::load(&file, false).map_err(|e| e.to_string())?;
+            let users = Users::load(&file, false)?;
             for u in users.list() {
                 println!("{}\t{}", u.name, u.role.name());
             }
         }
         UsersCommand::Remove { name, file } => {
-            let mut users = Users::load(&file, false).map_err(|e| e.to_string())?;
+            let mut users = Users::load(&file, false)?;
             if !users.remove(&name) {
-                return Err(format!("no user '{name}' in {}", file.display()));
+                return Err(format!("no user '{name}' in {}", file.display()).into());
             }
-            users.save(&file).map_err(|e| e.to_string())?;
+            users.save(&file)?;
             println!("user {name} removed from {}", file.display());
         }
     }
