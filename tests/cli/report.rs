@@ -331,24 +331,11 @@ fn html_charts_have_a_mark_per_point_or_bar_and_axes() {
     assert!(c[0].contains("4000 of 12000 points shown (every 3th)"));
 }
 
-const MINUTELY: &str = "/*
-title: Runs per label
-schedule: '* * * * *'
-alerts:
-  - {query: counts, when: \"n >= 4\", severity: warning, message: \"{label}: {n} runs\"}
-  - {query: counts, when: \"n > 100\", severity: critical, message: \"never\"}
-*/
--- name: counts
-SELECT coalesce(label, 'none') AS label, count(*) AS n FROM runs GROUP BY label ORDER BY label
-";
+/// The scheduler tests' reports, shared with runlake-report's own scheduler test.
+const MINUTELY: &str =
+    include_str!("../../crates/runlake-report/tests/report/fixtures/minutely.sql");
 
-const BROKEN: &str = "/*
-title: Reads a table that is not there
-schedule: '*/2 * * * *'
-*/
--- name: q
-SELECT * FROM no_such_table
-";
+const BROKEN: &str = include_str!("../../crates/runlake-report/tests/report/fixtures/broken.sql");
 
 #[test]
 fn a_schedule_runs_reports_and_records_runs_alerts_and_missed_runs() {

@@ -199,24 +199,9 @@ impl MemStore {
     }
 }
 
-const MINUTELY: &str = "/*
-title: Runs per label
-schedule: '* * * * *'
-alerts:
-  - {query: counts, when: \"n >= 4\", severity: warning, message: \"{label}: {n} runs\"}
-  - {query: counts, when: \"n > 100\", severity: critical, message: \"never\"}
-*/
--- name: counts
-SELECT coalesce(label, 'none') AS label, count(*) AS n FROM runs GROUP BY label ORDER BY label
-";
+const MINUTELY: &str = include_str!("fixtures/minutely.sql");
 
-const BROKEN: &str = "/*
-title: Reads a table that is not there
-schedule: '*/2 * * * *'
-*/
--- name: q
-SELECT * FROM no_such_table
-";
+const BROKEN: &str = include_str!("fixtures/broken.sql");
 
 fn reports() -> Vec<Report> {
     vec![
