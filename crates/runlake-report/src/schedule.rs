@@ -1,44 +1,52 @@
 //! Report schedules: a five-field cron expression (minute, hour, day of month, month,
-//! day of week) read in a time zone (default UTC).
+//! day of week) read in a time zone (default UTC). Fire times come from the `croner`
+//! crate; this module names the field a mistake is in and fixes the day-field rule.
 //!
 //! Each field is `*`, a value, a range `a-b`, a step `*/n`, `a-b/n` or `a/n`, or a list
 //! of those separated by commas. Months and days of the week may be written as names
-//! (`jan`, `mon`); Sunday is 0 or 7. The two day fields combine as in Vixie cron: when
-//! either starts with `*` (`*`, `*/2`, `*,15`) a day must match both; when neither does,
-//! a day matching either fires (`0 0 1,15 * 1`: the 1st, the 15th and every Monday;
-//! `0 0 */2 * 1`: Mondays that are odd days of the month). The shorthands `@hourly`,
-//! `@daily` (`@midnight`), `@weekly`, `@monthly` and `@yearly` (`@annually`) work too.
+//! (`jan`, `mon`); Sunday is 0 or 7. croner's extensions work too: `L` (last day of the
+//! month, or `5L` the last Friday), `15W` (the weekday nearest the 15th), `1#2` (the
+//! second Monday). The two day fields combine as in Vixie cron: when either starts with
+//! `*` (`*`, `*/2`, `*,15`) a day must match both; when neither does, a day matching
+//! either fires (`0 0 1,15 * 1`: the 1st, the 15th and every Monday; `0 0 */2 * 1`:
+//! Mondays that are odd days of the month). The shorthands `@hourly`, `@daily`
+//! (`@midnight`), `@weekly`, `@monthly` and `@yearly` (`@annually`) work too.
 //!
 //! A local time that does not exist (skipped by a daylight-saving change) fires at the
 //! first local time after the gap; a local time that happens twice fires once, at the
 //! first.
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, TimeZone, Timelike, Utc};
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
+use croner::Cron;
+use croner::errors::CronError;
+use croner::parser::{CronParser, Seconds, Year};
 
 /// A parsed cron schedule in a time zone.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Schedule {
     text: String,
     timezone: Tz,
-    minutes: u64,
-    hours: u64,
-    days: u64,
-    months: u64,
-    weekdays: u64,
-    /// The day-of-month field starts with `*` (then both day fields must match).
-    any_day: bool,
-    /// The day-of-week field starts with `*`.
-    any_weekday: bool,
+    cron: Cron,
 }
 
-const MONTHS: [&str; 12] = [
-    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
-];
-const WEEKDAYS: [&str; 7] = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
+impl PartialEq for Schedule {
+    fn eq(&self, other: &Schedule) -> bool {
+        self.text == other.text && self.timezone == other.timezone
+    }
+}
 
-/// How far ahead [`Schedule::next_after`] looks before deciding a schedule never fires.
-const HORIZON_YEARS: i32 = 8;
+impl Eq for Schedule {}
+
+/// The five fields: name, lowest and highest value, and a pattern that is `*` in every
+/// other field, so a field can be checked on its own.
+const FIELDS: [(&str, u32, u32); 5] = [
+    ("minute", 0, 59),
+    ("hour", 0, 23),
+    ("day-of-month", 1, 31),
+    ("month", 1, 12),
+    ("day-of-week", 0, 7),
+];
 
 impl Schedule {
     /// Parses `expr` (five fields or a shorthand) in time zone `timezone` (an IANA name
@@ -63,40 +71,57 @@ impl Schedule {
             }
             _ => text.clone(),
         };
-        let fields: Vec<&str> = expanded.split_whitespace().collect();
+        // A list holding `*` allows every value: croner does not take `*` inside a list.
+        let fields: Vec<&str> = expanded
+            .split_whitespace()
+            .map(|f| {
+                if f.split(',').any(|item| item == "*" || item == "?") {
+                    &f[..1]
+                } else {
+                    f
+                }
+            })
+            .collect();
         if fields.len() != 5 {
             return Err(format!(
                 "schedule '{text}': expected five fields (minute hour day-of-month month day-of-week), got {}",
                 fields.len()
             ));
         }
-        let field = |i: usize, name: &str, lo: u32, hi: u32, names: &[&str]| {
-            parse_field(fields[i], lo, hi, names)
-                .map_err(|e| format!("schedule '{text}': {name} field '{}': {e}", fields[i]))
-        };
-        let minutes = field(0, "minute", 0, 59, &[])?;
-        let hours = field(1, "hour", 0, 23, &[])?;
-        let days = field(2, "day-of-month", 1, 31, &[])?;
-        let months = field(3, "month", 1, 12, &MONTHS)?;
-        let mut weekdays = field(4, "day-of-week", 0, 7, &WEEKDAYS)?;
-        if weekdays & (1 << 7) != 0 {
-            weekdays = (weekdays & !(1 << 7)) | 1;
-        }
+        // Vixie cron: a day field that starts with `*` (or `?`) makes the two day fields
+        // AND. croner only treats a field of exactly `*` that way, so it is told to AND
+        // whenever either field starts with `*`; with a plain `*` that is the same set.
+        let and_days = fields[2].starts_with(['*', '?']) || fields[4].starts_with(['*', '?']);
+        let parser = CronParser::builder()
+            .seconds(Seconds::Disallowed)
+            .year(Year::Disallowed)
+            .sloppy_ranges(true)
+            .dom_and_dow(and_days)
+            .build();
+        let cron = parser.parse(&fields.join(" ")).map_err(|whole| {
+            // Name the first field that is wrong on its own.
+            for (i, (name, lo, hi)) in FIELDS.iter().enumerate() {
+                let mut alone = ["*"; 5];
+                alone[i] = fields[i];
+                if let Err(e) = parser.parse(&alone.join(" ")) {
+                    return format!(
+                        "schedule '{text}': {name} field '{}': {} (values {lo}-{hi})",
+                        fields[i],
+                        reason(&e)
+                    );
+                }
+            }
+            format!("schedule '{text}': {}", reason(&whole))
+        })?;
         let schedule = Schedule {
-            any_day: fields[2].starts_with(['*', '?']),
-            any_weekday: fields[4].starts_with(['*', '?']),
             text,
             timezone,
-            minutes,
-            hours,
-            days,
-            months,
-            weekdays,
+            cron,
         };
-        let probe = Utc.with_ymd_and_hms(2000, 1, 1, 0, 0, 0).single();
-        if probe.and_then(|t| schedule.next_after(t)).is_none() {
+        let probe = DateTime::<Utc>::UNIX_EPOCH;
+        if schedule.next_after(probe).is_none() {
             return Err(format!(
-                "schedule '{}': never fires (no such day in {HORIZON_YEARS} years)",
+                "schedule '{}': never fires (no such day)",
                 schedule.text
             ));
         }
@@ -115,37 +140,10 @@ impl Schedule {
 
     /// The first time strictly after `after` at which the schedule fires.
     pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        let local = after.with_timezone(&self.timezone).naive_local();
-        let start = local.with_second(0)?.with_nanosecond(0)? + Duration::minutes(1);
-        let stop_year = start.year() + HORIZON_YEARS;
-        let mut t = start;
-        // Each step moves to the next candidate month, day, hour or minute, so the loop
-        // ends within the horizon.
-        while t.year() <= stop_year {
-            if !bit(self.months, t.month()) {
-                t = first_of_next_month(t)?;
-            } else if !self.day_matches(t.date()) {
-                t = (t.date() + Duration::days(1)).and_hms_opt(0, 0, 0)?;
-            } else if !bit(self.hours, t.hour()) {
-                t = t.with_minute(0)? + Duration::hours(1);
-            } else if !bit(self.minutes, t.minute()) {
-                t += Duration::minutes(1);
-            } else {
-                // A local time skipped by a daylight-saving change fires at the first
-                // local time after the gap.
-                let first = (0..=24 * 60)
-                    .find_map(|m| {
-                        let local = t + Duration::minutes(m);
-                        self.timezone.from_local_datetime(&local).earliest()
-                    })?
-                    .with_timezone(&Utc);
-                if first > after {
-                    return Some(first);
-                }
-                t += Duration::minutes(1);
-            }
-        }
-        None
+        self.cron
+            .find_next_occurrence(&after.with_timezone(&self.timezone), false)
+            .ok()
+            .map(|t| t.with_timezone(&Utc))
     }
 
     /// The times in `(after, until]` at which the schedule fires, oldest first, at most
@@ -172,92 +170,19 @@ impl Schedule {
         }
         (out.into(), dropped)
     }
-
-    fn day_matches(&self, date: NaiveDate) -> bool {
-        let dom = bit(self.days, date.day());
-        let dow = bit(self.weekdays, date.weekday().num_days_from_sunday());
-        // Vixie cron: a field starting with `*` makes the two fields AND (a plain `*`
-        // matches every day, so the other decides); only two restricted fields OR.
-        if self.any_day || self.any_weekday {
-            dom && dow
-        } else {
-            dom || dow
-        }
-    }
 }
 
-fn bit(set: u64, n: u32) -> bool {
-    set & (1u64 << n) != 0
-}
-
-fn first_of_next_month(t: NaiveDateTime) -> Option<NaiveDateTime> {
-    let (y, m) = if t.month() == 12 {
-        (t.year() + 1, 1)
-    } else {
-        (t.year(), t.month() + 1)
+/// croner's reason, without its prefix and in lower case, as the rest of the message.
+fn reason(e: &CronError) -> String {
+    let text = match e {
+        CronError::ComponentError(m) | CronError::InvalidPattern(m) => m.clone(),
+        CronError::IllegalCharacters(_) => "not a number, a range, a step or a name".into(),
+        other => other.to_string(),
     };
-    NaiveDate::from_ymd_opt(y, m, 1)?.and_hms_opt(0, 0, 0)
-}
-
-/// One field as a bit set of the values it allows.
-fn parse_field(text: &str, lo: u32, hi: u32, names: &[&str]) -> Result<u64, String> {
-    let mut set = 0u64;
-    for item in text.split(',') {
-        let (range, step) = match item.split_once('/') {
-            Some((r, s)) => {
-                let step: u32 = s
-                    .parse()
-                    .map_err(|_| format!("step '{s}' is not a whole number"))?;
-                if step == 0 {
-                    return Err("a step of 0".into());
-                }
-                (r, step)
-            }
-            None => (item, 1),
-        };
-        let (a, b) = if range == "*" || range == "?" {
-            (lo, hi)
-        } else if let Some((a, b)) = range.split_once('-') {
-            (value(a, lo, hi, names)?, value(b, lo, hi, names)?)
-        } else {
-            let a = value(range, lo, hi, names)?;
-            // `a/n` means from a to the end in steps of n.
-            (a, if item.contains('/') { hi } else { a })
-        };
-        if a > b {
-            return Err(format!("range {a}-{b} runs backwards"));
-        }
-        let mut v = a;
-        while v <= b {
-            set |= 1 << v;
-            v += step;
-        }
+    let text = text.trim_end_matches('.');
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(c) => c.to_lowercase().chain(chars).collect(),
+        None => String::new(),
     }
-    Ok(set)
-}
-
-fn value(text: &str, lo: u32, hi: u32, names: &[&str]) -> Result<u32, String> {
-    let lower = text.to_ascii_lowercase();
-    if let Some(i) = names.iter().position(|n| *n == lower) {
-        // Month names count from 1, weekday names from 0 (Sunday).
-        return Ok(if names.len() == 12 {
-            i as u32 + 1
-        } else {
-            i as u32
-        });
-    }
-    let v: u32 = text.parse().map_err(|_| {
-        if text.is_empty() {
-            "an empty value".to_string()
-        } else {
-            format!(
-                "'{text}' is not a number{}",
-                if names.is_empty() { "" } else { " or a name" }
-            )
-        }
-    })?;
-    if v < lo || v > hi {
-        return Err(format!("{v} is out of range {lo}-{hi}"));
-    }
-    Ok(v)
 }

@@ -90,27 +90,40 @@ fn bad_schedules_say_which_field_and_why() {
         (
             "61 * * * *",
             "UTC",
-            "minute field '61': 61 is out of range 0-59",
+            "minute field '61': number out of bounds (values 0-59)",
         ),
         (
             "0 24 * * *",
             "UTC",
-            "hour field '24': 24 is out of range 0-23",
+            "hour field '24': number out of bounds (values 0-23)",
         ),
         (
             "0 0 0 * *",
             "UTC",
-            "day-of-month field '0': 0 is out of range 1-31",
+            "day-of-month field '0': number out of bounds (values 1-31)",
         ),
         (
             "0 0 * foo *",
             "UTC",
-            "month field 'foo': 'foo' is not a number or a name",
+            "month field 'foo': not a number, a range, a step or a name",
         ),
-        ("*/0 * * * *", "UTC", "a step of 0"),
-        ("0 0 10-2 * *", "UTC", "range 10-2 runs backwards"),
+        (
+            "*/0 * * * *",
+            "UTC",
+            "minute field '*/0': step cannot be zero",
+        ),
+        (
+            "0 0 10-2 * *",
+            "UTC",
+            "day-of-month field '10-2': range out of bounds",
+        ),
         ("0 0 30 2 *", "UTC", "never fires"),
         ("@often", "UTC", "unknown shorthand"),
+        (
+            "0 0 * * 8",
+            "UTC",
+            "day-of-week field '8': number out of bounds (values 0-7)",
+        ),
         (
             "* * * * *",
             "Mars/Olympus",
