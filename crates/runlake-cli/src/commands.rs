@@ -126,9 +126,9 @@ pub async fn ingest(lake: &Lake, args: IngestArgs) -> crate::error::Result<ExitC
         match result {
             Ok(report) => {
                 done += 1;
-                print_report(&report, started.elapsed(), args.dry_run && !args.explain);
+                print_report(&report, started.elapsed(), args.dry_run && !args.explain)?;
                 if args.explain {
-                    print_explain(&report);
+                    print_explain(&report)?;
                 }
             }
             Err(e) => {
@@ -139,7 +139,7 @@ pub async fn ingest(lake: &Lake, args: IngestArgs) -> crate::error::Result<ExitC
     }
     drop(status);
     if total > 1 {
-        println!("{done} file(s) ingested, {failed} failed");
+        outln!("{done} file(s) ingested, {failed} failed")?;
     }
     Ok(if failed > 0 {
         ExitCode::from(1)
@@ -261,7 +261,7 @@ impl Drop for StatusLine {
     }
 }
 
-fn print_report(report: &IngestReport, took: Duration, dry_run: bool) {
+fn print_report(report: &IngestReport, took: Duration, dry_run: bool) -> crate::error::Result<()> {
     let tables: Vec<String> = report
         .tables
         .iter()
@@ -274,14 +274,14 @@ fn print_report(report: &IngestReport, took: Duration, dry_run: bool) {
         .collect();
     let rate = report.records as f64 / took.as_secs_f64().max(1e-9);
     if report.already_ingested {
-        println!(
+        outln!(
             "{}: already ingested (same content, sha256 {}), nothing written; --force appends it again",
             report.source,
             &report.sha256[..12]
-        );
-        return;
+        )?;
+        return Ok(());
     }
-    println!(
+    outln!(
         "{}: {}, {} records -> {}{} [{:.2}s, {:.0} records/s]",
         report.source,
         report.format,
@@ -294,12 +294,12 @@ fn print_report(report: &IngestReport, took: Duration, dry_run: bool) {
         },
         took.as_secs_f64(),
         rate
-    );
+    )?;
     for (from, to) in &report.renamed {
-        println!("  column '{from}' -> {to}");
+        outln!("  column '{from}' -> {to}")?;
     }
     for r in report.rejects.iter().take(10) {
-        println!(
+        outln!(
             "  rejected line {}{}: {}",
             r.line,
             r.column
@@ -307,32 +307,33 @@ fn print_report(report: &IngestReport, took: Duration, dry_run: bool) {
                 .map(|c| format!(", column '{c}'"))
                 .unwrap_or_default(),
             r.reason
-        );
+        )?;
     }
     if dry_run {
-        println!("  (dry run: nothing committed)");
+        outln!("  (dry run: nothing committed)")?;
         for (table, batch) in &report.preview {
-            println!("  table {table}:");
+            outln!("  table {table}:")?;
             for f in batch.schema().fields() {
-                println!("    {} {}", f.name(), f.data_type());
+                outln!("    {} {}", f.name(), f.data_type())?;
             }
             if let Ok(text) =
                 datafusion::arrow::util::pretty::pretty_format_batches(std::slice::from_ref(batch))
             {
                 for line in text.to_string().lines() {
-                    println!("  {line}");
+                    outln!("  {line}")?;
                 }
             }
         }
     }
+    Ok(())
 }
 
 /// `--explain`: per target column, where its values come from and the first of them.
-fn print_explain(report: &IngestReport) {
+fn print_explain(report: &IngestReport) -> crate::error::Result<()> {
     use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
-    println!("  (explain: nothing committed; format {})", report.format);
+    outln!("  (explain: nothing committed; format {})", report.format)?;
     for (table, batch) in &report.preview {
-        println!("  table {table}:");
+        outln!("  table {table}:")?;
         let schema = batch.schema();
         let width = schema
             .fields()
@@ -366,12 +367,13 @@ fn print_explain(report: &IngestReport) {
             };
             let value: String = value.chars().take(60).collect();
             if first.is_some() {
-                println!("    {name:<width$}  {from}  e.g. {value}");
+                outln!("    {name:<width$}  {from}  e.g. {value}")?;
             } else {
-                println!("    {name:<width$}  {from}");
+                outln!("    {name:<width$}  {from}")?;
             }
         }
     }
+    Ok(())
 }
 
 /// Files from paths, directories (recursive, sorted) and globs.
@@ -430,26 +432,30 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 pub async fn tables(lake: &Lake) -> crate::error::Result<ExitCode> {
     let names = lake.table_names().await?;
     if names.is_empty() {
-        println!(
+        outln!(
             "the lake at {} has no tables yet: try `runlake demo` or `runlake ingest FILE`",
             lake.location()
-        );
+        )?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    outln!(
         "{:<24} {:>12} {:>7} {:>12} {:>8}",
-        "table", "rows", "files", "size", "version"
-    );
+        "table",
+        "rows",
+        "files",
+        "size",
+        "version"
+    )?;
     for name in names {
         let info = lake.info(&name).await?;
-        println!(
+        outln!(
             "{:<24} {:>12} {:>7} {:>12} {:>8}",
             info.name,
             info.rows,
             info.files,
             human_bytes(info.bytes),
             info.version
-        );
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -471,16 +477,18 @@ fn human_bytes(b: u64) -> String {
 
 pub async fn schema(lake: &Lake, table: &str) -> crate::error::Result<ExitCode> {
     let info = lake.info(table).await?;
-    println!(
+    outln!(
         "table {} ({} rows, version {})",
-        info.name, info.rows, info.version
-    );
+        info.name,
+        info.rows,
+        info.version
+    )?;
     for f in info.schema.fields() {
-        println!(
+        outln!(
             "  {:<32} {}",
             f.name(),
             runlake_engine::types::sql_type_name(f.data_type())
-        );
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -488,12 +496,12 @@ pub async fn schema(lake: &Lake, table: &str) -> crate::error::Result<ExitCode> 
 pub async fn forget(lake: &Lake, source: &str) -> crate::error::Result<ExitCode> {
     let deleted = lake.forget(source).await?;
     if deleted.is_empty() {
-        println!(
+        outln!(
             "no rows came from '{source}' (sources are named as they were given to ingest; SELECT DISTINCT source FROM _ingests lists them)"
-        );
+        )?;
     }
     for (table, rows) in deleted {
-        println!("{table}: deleted {rows} rows from '{source}'");
+        outln!("{table}: deleted {rows} rows from '{source}'")?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -509,10 +517,13 @@ pub async fn compact(
     };
     for name in names {
         let r = lake.compact(&name, retention).await?;
-        println!(
+        outln!(
             "{}: {} files -> {}, {} unreferenced files removed",
-            r.table, r.files_before, r.files_after, r.files_removed
-        );
+            r.table,
+            r.files_before,
+            r.files_after,
+            r.files_removed
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -590,10 +601,10 @@ FROM predictions p LEFT JOIN framework_aliases a ON a.alias = p.framework
 GROUP BY 1 ORDER BY 1";
 
 pub async fn demo(lake: &Lake) -> crate::error::Result<ExitCode> {
-    println!(
+    outln!(
         "Ingesting the bundled sample data into the lake at {} ...",
         lake.location()
-    );
+    )?;
     for (name, table, bytes) in DEMO_FILES {
         let source =
             Source::from_bytes((*name).to_string(), bytes.to_vec(), &InputLimits::default())?;
@@ -606,9 +617,9 @@ pub async fn demo(lake: &Lake) -> crate::error::Result<ExitCode> {
         };
         let started = Instant::now();
         let report = lake.ingest(&source, &options).await?;
-        print_report(&report, started.elapsed(), false);
+        print_report(&report, started.elapsed(), false)?;
     }
-    println!("\nPrediction accuracy per framework (variants merged through framework_aliases):\n");
+    outln!("\nPrediction accuracy per framework (variants merged through framework_aliases):\n")?;
     let session = Session::open(lake.clone()).await?;
     let mut stdout = std::io::stdout().lock();
     session
@@ -619,7 +630,7 @@ pub async fn demo(lake: &Lake) -> crate::error::Result<ExitCode> {
     let folder = std::path::Path::new("runlake-reports");
     std::fs::create_dir_all(folder)
         .map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
-    println!("\nThe shipped reports, rendered:\n");
+    outln!("\nThe shipped reports, rendered:\n")?;
     let mut all = Vec::new();
     for report in crate::report::available()? {
         let rendered = crate::report::render(lake, &report, &Default::default()).await?;
@@ -627,7 +638,7 @@ pub async fn demo(lake: &Lake) -> crate::error::Result<ExitCode> {
         std::fs::write(&path, runlake_report::html(&rendered))
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         let alerts = rendered.alerts.len();
-        println!(
+        outln!(
             "  {:<60} {}{}",
             path.display(),
             report.title,
@@ -636,7 +647,7 @@ pub async fn demo(lake: &Lake) -> crate::error::Result<ExitCode> {
             } else {
                 String::new()
             }
-        );
+        )?;
         all.push(rendered);
     }
     let index = folder.join("index.html");
@@ -646,11 +657,11 @@ pub async fn demo(lake: &Lake) -> crate::error::Result<ExitCode> {
     )
     .map_err(|e| format!("cannot write {}: {e}", index.display()))?;
     let shown = std::fs::canonicalize(&index).unwrap_or(index);
-    println!(
+    outln!(
         "\nAll of them on one page (framework scatter, latency CDF, step time per number of running requests, ...):\n  {}",
         shown.display()
-    );
-    println!(
+    )?;
+    outln!(
         "\nTry next:
   runlake report --list                 the reports; runlake report NAME prints one as Markdown
   runlake report benchmark_regression --param threshold=0.05 --fail-on-alert
@@ -666,6 +677,6 @@ pub async fn demo(lake: &Lake) -> crate::error::Result<ExitCode> {
                                         pipeline components, slowest tail first
   runlake ingest my_results.json        your own vLLM / SGLang / GuideLLM / llmperf / MLPerf / llama-bench /
                                         GenAI-Perf / AIPerf / OTLP output (--set label=... to tag runs)"
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }

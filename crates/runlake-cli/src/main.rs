@@ -1,9 +1,11 @@
 //! `runlake`: the command-line interface of the runlake latency data warehouse.
 
+// First, so its `outln!` / `out!` macros are in scope in the modules below.
+#[macro_use]
+mod output;
 mod commands;
 mod error;
 mod log;
-mod output;
 mod report;
 mod schedule;
 mod server;
@@ -128,22 +130,6 @@ fn tune_allocator() {}
 
 fn main() -> ExitCode {
     tune_allocator();
-    // Like every Unix filter, end quietly when standard output is closed early
-    // (`runlake sql ... | head`). SIGPIPE itself stays ignored (Rust's default): sockets
-    // written with writev would otherwise kill the server when a client goes away.
-    let default_hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        let message = info
-            .payload()
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| info.payload().downcast_ref::<&str>().copied())
-            .unwrap_or_default();
-        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
-            std::process::exit(141);
-        }
-        default_hook(info);
-    }));
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -157,7 +143,10 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
-        // Standard output closed early (`| head`): nothing to say.
+        // Standard output closed early (`| head`): end quietly like every Unix filter.
+        // Every write to stdout goes through `outln!`/`out!` or a `Write`, so the closed
+        // pipe arrives here as an `io::Error`; SIGPIPE stays ignored (Rust's default),
+        // or a client going away mid-stream would kill the server.
         Err(e) if e.is_broken_pipe() => ExitCode::from(141),
         Err(e) => {
             // One line, whatever the error's text holds (DataFusion's span line breaks).
@@ -186,7 +175,7 @@ async fn run(cli: Cli) -> crate::error::Result<ExitCode> {
         Command::Schema { table } => commands::schema(&lake, &table).await,
         Command::Drop { table } => {
             lake.drop_table(&table).await?;
-            println!("dropped table {table}");
+            outln!("dropped table {table}")?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Forget { source } => commands::forget(&lake, &source).await,
@@ -204,7 +193,7 @@ async fn run(cli: Cli) -> crate::error::Result<ExitCode> {
                     .map_err(|e| format!("cannot read {}: {e}", path.display()))?,
                 (None, Some(sql)) => sql,
                 (None, None) if std::io::stdin().is_terminal() => {
-                    shell::run(&session, format).await;
+                    shell::run(&session, format).await?;
                     return Ok(ExitCode::SUCCESS);
                 }
                 (None, None) => {

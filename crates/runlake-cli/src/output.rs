@@ -328,3 +328,21 @@ fn write_json(array: &dyn Array, row: usize, out: &mut String) -> Result<()> {
     }
     Ok(())
 }
+
+/// `println!` that returns the write's `io::Result` instead of panicking, so a closed
+/// standard output (`runlake sql ... | head`) is an error the caller passes up and
+/// `main` ends on with exit code 141.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+
+/// `print!` that returns the write's `io::Result`; see [`outln`].
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout().lock(), $($arg)*)
+    }};
+}

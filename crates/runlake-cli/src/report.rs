@@ -161,7 +161,7 @@ pub async fn run(lake: &Lake, args: ReportArgs) -> crate::error::Result<ExitCode
             if let Some(s) = &r.schedule {
                 notes.push(format!("schedule: '{}' {}", s.text(), s.timezone()));
             }
-            println!(
+            outln!(
                 "{:<28} {}{}",
                 r.name,
                 r.title,
@@ -170,7 +170,7 @@ pub async fn run(lake: &Lake, args: ReportArgs) -> crate::error::Result<ExitCode
                 } else {
                     format!(" ({})", notes.join("; "))
                 }
-            );
+            )?;
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -197,12 +197,12 @@ pub async fn run(lake: &Lake, args: ReportArgs) -> crate::error::Result<ExitCode
                         let path = dir.join(format!("{}.{name}.csv", report.name));
                         std::fs::write(&path, text)
                             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-                        println!("{}", path.display());
+                        outln!("{}", path.display())?;
                     }
                 }
                 None => {
                     for (name, text) in files {
-                        println!("# {name}\n{text}");
+                        outln!("# {name}\n{text}")?;
                     }
                 }
             }
@@ -217,9 +217,9 @@ pub async fn run(lake: &Lake, args: ReportArgs) -> crate::error::Result<ExitCode
                 Some(path) => {
                     std::fs::write(path, text)
                         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-                    println!("{}", path.display());
+                    outln!("{}", path.display())?;
                 }
-                None => print!("{text}"),
+                None => out!("{text}")?,
             }
         }
     }

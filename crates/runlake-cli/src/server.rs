@@ -119,7 +119,7 @@ pub async fn serve(lake: &Lake, args: ServeArgs) -> crate::error::Result<ExitCod
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
     let bound = listener.local_addr()?;
-    println!(
+    outln!(
         "runlake serve: Flight SQL on {}://{bound} (lake {}; {})",
         if tls.is_some() { "grpc+tls" } else { "grpc" },
         lake.location(),
@@ -128,7 +128,7 @@ pub async fn serve(lake: &Lake, args: ServeArgs) -> crate::error::Result<ExitCod
             Some(Err(e)) => return Err(e.into()),
             None => "no users file: local access only, every right".to_string(),
         }
-    );
+    )?;
     // Cancelled on Ctrl-C / SIGTERM: stops the scheduler's tasks and the server.
     let cancel = tokio_util::sync::CancellationToken::new();
     let mut scheduler = None;
@@ -145,7 +145,7 @@ pub async fn serve(lake: &Lake, args: ServeArgs) -> crate::error::Result<ExitCod
             );
         }
         for line in &started.scheduled {
-            println!("runlake serve: scheduled {line}");
+            outln!("runlake serve: scheduled {line}")?;
         }
         scheduler = Some(started);
     }
@@ -305,12 +305,12 @@ pub fn users(command: UsersCommand) -> crate::error::Result<ExitCode> {
             let password = password.trim_end_matches(['\r', '\n']);
             users.set(&name, role, password)?;
             users.save(&file)?;
-            println!("user {name} ({}) saved in {}", role.name(), file.display());
+            outln!("user {name} ({}) saved in {}", role.name(), file.display())?;
         }
         UsersCommand::List { file } => {
             let users = Users::load(&file, false)?;
             for u in users.list() {
-                println!("{}\t{}", u.name, u.role.name());
+                outln!("{}\t{}", u.name, u.role.name())?;
             }
         }
         UsersCommand::Remove { name, file } => {
@@ -319,7 +319,7 @@ pub fn users(command: UsersCommand) -> crate::error::Result<ExitCode> {
                 return Err(format!("no user '{name}' in {}", file.display()).into());
             }
             users.save(&file)?;
-            println!("user {name} removed from {}", file.display());
+            outln!("user {name} removed from {}", file.display())?;
         }
     }
     Ok(ExitCode::SUCCESS)

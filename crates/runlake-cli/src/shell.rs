@@ -22,22 +22,16 @@ fn history_path() -> Option<PathBuf> {
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".runlake_history")))
 }
 
-pub async fn run(session: &Session, format: Format) {
-    let mut editor = match DefaultEditor::new() {
-        Ok(e) => e,
-        Err(e) => {
-            eprintln!("runlake: error: cannot start the shell: {e}");
-            return;
-        }
-    };
+pub async fn run(session: &Session, format: Format) -> crate::error::Result<()> {
+    let mut editor = DefaultEditor::new().map_err(|e| format!("cannot start the shell: {e}"))?;
     let history = history_path();
     if let Some(path) = &history {
         let _ = editor.load_history(path);
     }
-    println!(
+    outln!(
         "runlake {} SQL shell. \\? for help, \\q to quit.",
         env!("CARGO_PKG_VERSION")
-    );
+    )?;
     let mut buffer = String::new();
     loop {
         let prompt = if buffer.is_empty() {
@@ -53,7 +47,7 @@ pub async fn run(session: &Session, format: Format) {
                         "" => continue,
                         "\\q" | "quit" | "exit" | "quit;" | "exit;" => break,
                         "\\?" | "help" | "\\h" => {
-                            println!("{HELP}");
+                            outln!("{HELP}")?;
                             continue;
                         }
                         _ => {}
@@ -85,4 +79,5 @@ pub async fn run(session: &Session, format: Format) {
     if let Some(path) = &history {
         let _ = editor.save_history(path);
     }
+    Ok(())
 }
