@@ -138,3 +138,32 @@ impl SchemaProvider for LakeSchema {
         state.tables.contains_key(name) || state.unloaded.contains(name)
     }
 }
+
+/// Creates `lake`'s live views in `ctx` (after the lake's schema and the functions they
+/// use). A view that no longer plans (a table it reads was dropped) is left out; the
+/// returned warnings say which and why.
+pub async fn register_views(
+    lake: &Lake,
+    ctx: &datafusion::prelude::SessionContext,
+) -> runlake_lake::Result<Vec<String>> {
+    // A view may read views defined after it (when those were replaced): create what
+    // plans, then retry the rest while that makes progress.
+    let mut pending = lake.views().await?;
+    let mut errors = Vec::new();
+    while !pending.is_empty() {
+        errors.clear();
+        let before = pending.len();
+        let mut rest = Vec::new();
+        for (name, statement) in pending {
+            if let Err(e) = ctx.sql(&statement).await {
+                errors.push(format!("view {name} is not available: {e}"));
+                rest.push((name, statement));
+            }
+        }
+        pending = rest;
+        if pending.len() == before {
+            break;
+        }
+    }
+    Ok(errors)
+}

@@ -102,7 +102,9 @@ impl Session {
         let catalog = MemoryCatalogProvider::new();
         catalog.register_schema(runlake_lake::SCHEMA, Arc::clone(&schema) as _)?;
         ctx.register_catalog(runlake_lake::CATALOG, Arc::new(catalog));
-        let warnings = lake.register_views(&ctx).await.map_err(lake_error)?;
+        let warnings = crate::catalog::register_views(&lake, &ctx)
+            .await
+            .map_err(lake_error)?;
         Ok(Self {
             ctx,
             lake,

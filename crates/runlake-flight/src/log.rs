@@ -9,7 +9,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use datafusion::arrow::array::{
     ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
 };
-use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
 fn now_us() -> i64 {
     SystemTime::now()
@@ -114,6 +114,24 @@ impl QueryLog {
         }
     }
 
+    /// The columns of `system.queries`.
+    pub fn schema() -> SchemaRef {
+        Arc::new(Schema::new(vec![
+            Field::new("query_id", DataType::Int64, false),
+            Field::new("user", DataType::Utf8, false),
+            Field::new("sql", DataType::Utf8, false),
+            Field::new(
+                "started_at",
+                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+                false,
+            ),
+            Field::new("duration_ms", DataType::Float64, false),
+            Field::new("rows", DataType::Int64, false),
+            Field::new("status", DataType::Utf8, false),
+            Field::new("error", DataType::Utf8, true),
+        ]))
+    }
+
     /// `system.queries` as one batch: every user's queries, or only `user`'s; the
     /// finished ones first, then those running now (status `running`, their duration and
     /// rows so far).
@@ -144,20 +162,7 @@ impl QueryLog {
                 }),
         );
         drop(running);
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("query_id", DataType::Int64, false),
-            Field::new("user", DataType::Utf8, false),
-            Field::new("sql", DataType::Utf8, false),
-            Field::new(
-                "started_at",
-                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
-                false,
-            ),
-            Field::new("duration_ms", DataType::Float64, false),
-            Field::new("rows", DataType::Int64, false),
-            Field::new("status", DataType::Utf8, false),
-            Field::new("error", DataType::Utf8, true),
-        ]));
+        let schema = Self::schema();
         let columns: Vec<ArrayRef> = vec![
             Arc::new(Int64Array::from_iter_values(
                 records.iter().map(|r| r.query_id as i64),

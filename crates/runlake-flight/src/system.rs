@@ -1,14 +1,20 @@
-//! The `system` schema a Flight SQL session sees, built when a statement names one of
-//! its tables (InfluxDB 3's system tables pattern), not for every request:
-//! `system.queries` from the server's query log (a reader or writer sees their own
-//! queries, an admin everyone's), and `system.ingests`, `system.report_runs` and
+//! The `system` schema a Flight SQL session sees, looked up when a statement names one
+//! of its tables, not for every request, each table's rows built when it is scanned
+//! (InfluxDB 3's system tables pattern): `system.queries` from the server's query log (a
+//! reader or writer sees their own queries, an admin everyone's, as they are when the
+//! query runs), and `system.ingests`, `system.report_runs` and
 //! `system.alerts` from the lake's own tables (empty ones before the lake has them).
 
 use std::sync::Arc;
 
-use datafusion::catalog::{MemorySchemaProvider, SchemaProvider, TableProvider};
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::{MemorySchemaProvider, SchemaProvider, Session, TableProvider};
 use datafusion::common::Result;
 use datafusion::datasource::MemTable;
+use datafusion::datasource::TableType;
+use datafusion::datasource::memory::MemorySourceConfig;
+use datafusion::logical_expr::Expr;
+use datafusion::physical_plan::ExecutionPlan;
 
 use crate::log::QueryLog;
 
@@ -46,11 +52,11 @@ impl SystemSchema {
 
     async fn build(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
         if name == "queries" {
-            let batch = self.queries.batch(self.user.as_deref());
-            return Ok(Some(Arc::new(MemTable::try_new(
-                batch.schema(),
-                vec![vec![batch]],
-            )?)));
+            return Ok(Some(Arc::new(QueriesTable {
+                log: Arc::clone(&self.queries),
+                user: self.user.clone(),
+                schema: QueryLog::schema(),
+            })));
         }
         let Some((_, table)) = LAKE_TABLES.iter().find(|(shown, _)| *shown == name) else {
             return Ok(None);
@@ -100,5 +106,41 @@ impl SchemaProvider for SystemSchema {
 
     fn table_exist(&self, name: &str) -> bool {
         name == "queries" || LAKE_TABLES.iter().any(|(shown, _)| *shown == name)
+    }
+}
+
+/// `system.queries`: the query log's rows (the user's own, or everyone's for an admin)
+/// read from the log when the scan is planned for execution, so they include the queries
+/// running at that moment.
+#[derive(Debug)]
+struct QueriesTable {
+    log: Arc<QueryLog>,
+    user: Option<String>,
+    schema: SchemaRef,
+}
+
+#[tonic::async_trait]
+impl TableProvider for QueriesTable {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::View
+    }
+
+    async fn scan(
+        &self,
+        _state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        _limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let batch = self.log.batch(self.user.as_deref());
+        Ok(MemorySourceConfig::try_new_exec(
+            &[vec![batch]],
+            Arc::clone(&self.schema),
+            projection.cloned(),
+        )?)
     }
 }

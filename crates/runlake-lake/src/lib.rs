@@ -28,8 +28,7 @@ use datafusion::arrow::compute::{
 use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
 use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
-use datafusion::catalog::{CatalogProvider, TableProvider};
-use datafusion::common::TableReference;
+use datafusion::catalog::TableProvider;
 use datafusion::parquet::basic::{Compression, Encoding, ZstdLevel};
 use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
 use datafusion::parquet::schema::types::ColumnPath;
@@ -91,7 +90,7 @@ pub struct Lake {
     store: Arc<dyn ObjectStore>,
     /// Loaded table snapshots, shared by the clones of this lake, so a long-running
     /// process (the server) reads only what was committed since (see
-    /// [`Lake::register_pinned`]).
+    /// [`Lake::provider_at`]).
     snapshots: Arc<std::sync::Mutex<HashMap<String, Cached>>>,
 }
 
@@ -537,44 +536,6 @@ impl Lake {
         table.update_datafusion_session(&state)?;
         let provider = table.table_provider().await?;
         Ok((provider, table.version().unwrap_or_default()))
-    }
-
-    /// Registers every lake table in `ctx` as `runlake.public.<name>`.
-    pub async fn register(&self, ctx: &SessionContext) -> Result<()> {
-        self.register_pinned(ctx, &HashMap::new()).await.map(|_| ())
-    }
-
-    /// Like [`Lake::register`], with the tables named in `pins` at those versions; returns
-    /// the version of every table registered. A pinned table that no longer exists is an
-    /// error.
-    pub async fn register_pinned(
-        &self,
-        ctx: &SessionContext,
-        pins: &HashMap<String, u64>,
-    ) -> Result<HashMap<String, u64>> {
-        if ctx.catalog(CATALOG).is_none() {
-            let catalog = datafusion::catalog::MemoryCatalogProvider::new();
-            catalog.register_schema(
-                SCHEMA,
-                Arc::new(datafusion::catalog::MemorySchemaProvider::new()),
-            )?;
-            ctx.register_catalog(CATALOG, Arc::new(catalog));
-        }
-        let mut versions = HashMap::new();
-        let names = self.table_names().await?;
-        for name in pins.keys() {
-            if !names.contains(name) {
-                return Err(Error::TableNotFound(name.clone()));
-            }
-        }
-        for name in names {
-            let table = self.snapshot(&name, pins.get(&name).copied()).await?;
-            table.update_datafusion_session(&ctx.state())?;
-            let provider = table.table_provider().await?;
-            versions.insert(name.clone(), table.version().unwrap_or_default());
-            ctx.register_table(TableReference::full(CATALOG, SCHEMA, name), provider)?;
-        }
-        Ok(versions)
     }
 }
 

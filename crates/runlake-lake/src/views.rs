@@ -76,30 +76,4 @@ impl Lake {
         }
         Ok(out)
     }
-
-    /// Creates the live views in `ctx` (after [`Lake::register`] and the functions they
-    /// use). A view that no longer plans (a table it reads was dropped) is left out; the
-    /// returned warnings say which and why.
-    pub async fn register_views(&self, ctx: &SessionContext) -> Result<Vec<String>> {
-        // A view may read views defined after it (when those were replaced): create what
-        // plans, then retry the rest while that makes progress.
-        let mut pending = self.views().await?;
-        let mut errors = Vec::new();
-        while !pending.is_empty() {
-            errors.clear();
-            let before = pending.len();
-            let mut rest = Vec::new();
-            for (name, statement) in pending {
-                if let Err(e) = ctx.sql(&statement).await {
-                    errors.push(format!("view {name} is not available: {e}"));
-                    rest.push((name, statement));
-                }
-            }
-            pending = rest;
-            if pending.len() == before {
-                break;
-            }
-        }
-        Ok(errors)
-    }
 }

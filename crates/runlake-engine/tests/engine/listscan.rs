@@ -358,7 +358,19 @@ async fn lake_tables_read_lists_by_levels_with_their_file_ids() {
         datafusion::prelude::SessionConfig::new()
             .with_default_catalog_and_schema("runlake", "public"),
     );
-    lake.register(&plain).await.unwrap();
+    // The lake's tables (deltalake's providers) without runlake's rules or options.
+    let tables = runlake_engine::catalog::LakeSchema::open(
+        lake.clone(),
+        plain.runtime_env(),
+        &std::collections::HashMap::new(),
+    )
+    .await
+    .unwrap();
+    plain
+        .catalog("runlake")
+        .unwrap()
+        .register_schema("public", Arc::new(tables))
+        .unwrap();
     runlake_functions::register_all(&plain).unwrap();
 
     for sql in [

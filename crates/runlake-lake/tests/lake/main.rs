@@ -36,7 +36,13 @@ async fn count(lake: &Lake, sql: &str) -> i64 {
         datafusion::prelude::SessionConfig::new()
             .with_default_catalog_and_schema("runlake", "public"),
     );
-    lake.register(&ctx).await.unwrap();
+    for name in lake.table_names().await.unwrap() {
+        let (provider, _) = lake
+            .provider_at(&name, None, &ctx.runtime_env())
+            .await
+            .unwrap();
+        ctx.register_table(name.as_str(), provider).unwrap();
+    }
     let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
     batches[0].column(0).as_primitive::<Int64Type>().value(0)
 }
@@ -492,11 +498,12 @@ async fn a_handle_sees_commits_made_through_another_and_still_reads_old_versions
         datafusion::prelude::SessionConfig::new()
             .with_default_catalog_and_schema("runlake", "public"),
     );
-    let versions = reader
-        .register_pinned(&ctx, &HashMap::from([("steps".to_string(), 0)]))
+    let (provider, version) = reader
+        .provider_at("steps", Some(0), &ctx.runtime_env())
         .await
         .unwrap();
-    assert_eq!(versions["steps"], 0);
+    assert_eq!(version, 0);
+    ctx.register_table("steps", provider).unwrap();
     let batches = ctx
         .sql("SELECT count(*) FROM steps")
         .await
