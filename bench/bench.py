@@ -2,6 +2,10 @@
 the results table. Called by bench/run (which builds runlake and the Python environment).
 
     python bench/bench.py --runlake target/release/runlake --sizes 1000000 10000000 --runs 5
+
+With --baseline OTHER (a runlake binary built from an earlier commit), every workload also
+runs that binary, interleaved with the rest, as the engine "runlake-baseline": a change
+that makes a workload slower shows up in one run, on the same data, in the same minutes.
 """
 import argparse
 import json
@@ -54,8 +58,8 @@ class Bench:
         self.runs = runs
         self.results = []  # dicts: workload, size, engine, times, rss, check
 
-    def runlake_sql(self, sql, lake):
-        wall, rss, out = run_child([self.runlake, "--lake", lake, "sql", "--format", "csv", sql])
+    def runlake_sql(self, sql, lake, binary=None):
+        wall, rss, out = run_child([binary or self.runlake, "--lake", lake, "sql", "--format", "csv", sql])
         return wall, rss, csv_numbers(out)
 
     def peer(self, engine, workload, f, extra=None):
@@ -97,8 +101,22 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--workloads", nargs="+", default=["W1", "W2", "W3", "W4", "W5"])
     ap.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
+    ap.add_argument("--baseline", help="a runlake binary from an earlier commit, run beside --runlake")
     args = ap.parse_args()
     b = Bench(args.runlake, args.runs)
+    base = os.path.abspath(args.baseline) if args.baseline else None
+
+    def with_baseline(engines, make):
+        """engines plus "runlake-baseline" (from make(binary)) right after runlake."""
+        if not base:
+            return engines
+        out = {}
+        for name, fn in engines.items():
+            out[name] = fn
+            if name == "runlake":
+                out["runlake-baseline"] = make(base)
+        return out
+
     work = tempfile.mkdtemp(prefix="runlake-bench-")
     empty_lake = os.path.join(work, "empty-lake")
     try:
@@ -121,47 +139,57 @@ def main():
                 }
                 if small:
                     engines["pandas+scipy"] = lambda: b.peer("pandas", "W1", pred)
-                b.interleave("W1", size, engines)
+                b.interleave("W1", size, with_baseline(engines, lambda bin: lambda: b.runlake_sql(
+                    queries.W1["runlake"].format(f=pred), empty_lake, bin)))
             if "W2" in args.workloads:
-                b.interleave("W2", size, {
+                b.interleave("W2", size, with_baseline({
                     "runlake": lambda: b.runlake_sql(queries.W2["runlake"].format(f=pred), empty_lake),
                     "duckdb": lambda: b.peer("duckdb", "W2", pred),
                     "polars": lambda: b.peer("polars", "W2", pred),
-                })
+                }, lambda bin: lambda: b.runlake_sql(queries.W2["runlake"].format(f=pred), empty_lake, bin)))
             if "W3" in args.workloads:
-                b.interleave("W3", size, {
+                b.interleave("W3", size, with_baseline({
                     "runlake": lambda: b.runlake_sql(queries.W3["runlake"].format(f=steps), empty_lake),
                     "duckdb": lambda: b.peer("duckdb", "W3", steps),
                     "polars": lambda: b.peer("polars", "W3", steps),
-                })
+                }, lambda bin: lambda: b.runlake_sql(queries.W3["runlake"].format(f=steps), empty_lake, bin)))
             lake = os.path.join(work, f"lake-{size}")
             if "W4" in args.workloads or "W5" in args.workloads:
-                def ingest():
-                    shutil.rmtree(lake, ignore_errors=True)
-                    wall, rss, _ = run_child([b.runlake, "--lake", lake, "ingest", csv,
+                def ingest(binary=b.runlake, into=lake):
+                    shutil.rmtree(into, ignore_errors=True)
+                    wall, rss, _ = run_child([binary, "--lake", into, "ingest", csv,
                                               "--table", "predictions"])
                     return wall, rss, [float(size)]
                 out_parquet = os.path.join(work, "duckdb.parquet")
                 engines = {"runlake": ingest, "duckdb": lambda: b.peer("duckdb", "W4", csv, out_parquet)}
                 if "W4" in args.workloads:
-                    b.interleave("W4", size, engines)
+                    # The baseline ingests into a lake of its own, so W5 reads runlake's.
+                    b.interleave("W4", size, with_baseline(engines, lambda bin: lambda: ingest(
+                        bin, lake + "-baseline")))
                 else:
                     ingest()
             if "W5" in args.workloads:
-                server = subprocess.Popen([b.runlake, "--lake", lake, "serve", "--addr", "127.0.0.1:0"],
-                                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-                try:
+                servers = []
+
+                def serve(binary):
+                    server = subprocess.Popen([binary, "--lake", lake, "serve", "--addr", "127.0.0.1:0"],
+                                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                    servers.append(server)
                     line = server.stdout.readline().decode()
-                    uri = "grpc://" + line.split("://")[1].split()[0]
-                    b.interleave("W5", size, {
+                    return "grpc://" + line.split("://")[1].split()[0]
+                try:
+                    uri = serve(b.runlake)
+                    base_uri = serve(base) if base else None
+                    b.interleave("W5", size, with_baseline({
                         "runlake": lambda: b.peer("runlake-adbc", "W5", pred, uri),
                         # The same Parquet files the server reads: the table's folder
                         # (one commit; pyarrow skips _delta_log).
                         "pyarrow": lambda: b.peer("pyarrow", "W5", os.path.join(lake, "predictions")),
-                    })
+                    }, lambda bin: lambda: b.peer("runlake-adbc", "W5", pred, base_uri)))
                 finally:
-                    server.terminate()
-                    server.wait()
+                    for server in servers:
+                        server.terminate()
+                        server.wait()
             # The table so far, so that an interrupted run still leaves what it measured.
             write_markdown(args, b.results)
     finally:
@@ -241,6 +269,9 @@ def write_markdown(args, results):
         if peer in engines and size == largest:
             got = statistics.median(ref["times"]) / statistics.median(engines[peer]["times"])
             verdicts.append(f"| {w} | {text} | {got:.2f}x {peer} | {'met' if got <= limit else '**not met**'} |")
+        if "runlake-baseline" in engines and size == largest:
+            got = statistics.median(ref["times"]) / statistics.median(engines["runlake-baseline"]["times"])
+            verdicts.append(f"| {w} | no slower than the baseline binary | {got:.2f}x baseline | |")
         if w == "W1" and duck and size == largest:
             m = statistics.median(ref["rss"]) / statistics.median(duck["rss"])
             verdicts.append(f"| W1 memory | peak memory <= DuckDB's | {m:.2f}x DuckDB | {'met' if m <= 1 else '**not met**'} |")
