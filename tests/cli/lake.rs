@@ -437,3 +437,25 @@ fn a_closed_standard_output_ends_quietly() {
     assert_eq!(out.status.code(), Some(141));
     assert_eq!(String::from_utf8_lossy(&out.stderr), "");
 }
+
+/// The same for a command that prints its lines itself (not through a result writer):
+/// standard output closed before the first line, `runlake demo` ends at that line with
+/// exit 141, nothing on standard error and nothing ingested.
+#[test]
+fn a_closed_standard_output_ends_a_printing_command_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_runlake"))
+        .arg("demo")
+        .current_dir(dir.path())
+        .env("RUNLAKE_LAKE", dir.path().join("lake"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(141));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+    assert!(!dir.path().join("lake").join("predictions").exists());
+}

@@ -624,8 +624,7 @@ pub async fn demo(lake: &Lake) -> crate::error::Result<ExitCode> {
     let mut stdout = std::io::stdout().lock();
     session
         .run_script(DEMO_QUERY, OutputFormat::Table, &mut stdout)
-        .await
-        .map_err(|e| output::one_line(&e.to_string()))?;
+        .await?;
     drop(stdout);
     let folder = std::path::Path::new("runlake-reports");
     std::fs::create_dir_all(folder)

@@ -41,7 +41,12 @@ impl From<&str> for Error {
 impl Error {
     /// Whether this is (or was caused by) a write to a closed pipe.
     pub fn is_broken_pipe(&self) -> bool {
-        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(self);
+        // `Io` is transparent: its `source()` is the io::Error's own source, so the
+        // io::Error itself is looked at here, then the chain below it.
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = match self {
+            Error::Io(io) => Some(io),
+            other => Some(other),
+        };
         while let Some(e) = cause {
             if let Some(io) = e.downcast_ref::<std::io::Error>()
                 && io.kind() == std::io::ErrorKind::BrokenPipe
