@@ -67,6 +67,13 @@ pl.scan_parquet(f).group_by("grp").agg(
 ).select(groups=pl.len(), r=pl.col("r").sum(), m=pl.col("m").sum(), c=pl.col("c").sum()).collect()""",
 }
 
+# W6: W1 and W2 on a lake table, on one machine and on a Ballista cluster of 1 and 2
+# executors on the same machine (the same SQL; `--cluster` is the only difference).
+W6 = {
+    "W1": W1["runlake"].replace("FROM '{f}'", "FROM predictions"),
+    "W2": W2["runlake"].replace("FROM '{f}'", "FROM predictions"),
+}
+
 # W3: the step-duration report on scheduler steps with list columns.
 W3 = {
     "runlake": """SELECT count(*) AS groups, sum(n) AS n, sum(mean_ms) AS mean_ms, sum(std_ms) AS std_ms,

@@ -3,7 +3,11 @@
 
 fn main() {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../proto");
-    let files = ["runlake/v1/flight.proto", "runlake/v1/session.proto"];
+    let files = [
+        "runlake/v1/flight.proto",
+        "runlake/v1/session.proto",
+        "runlake/v1/cluster.proto",
+    ];
     for f in files {
         println!("cargo:rerun-if-changed={root}/{f}");
     }

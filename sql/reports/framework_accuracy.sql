@@ -36,4 +36,4 @@ ORDER BY 1;
 SELECT coalesce(a.framework, p.framework) AS framework, p.actual_ms, p.predicted_ms
 FROM predictions p
 LEFT JOIN framework_aliases a ON a.alias = p.framework
-ORDER BY 1, 2;
+ORDER BY 1, 2, 3;

@@ -36,11 +36,11 @@ SELECT
     avg(duration_ms)                            AS mean_ms,
     p95(duration_ms)                            AS p95_ms,
     p99(duration_ms)                            AS p99_ms,
-    sum(duration_ms) / (SELECT sum(duration_ms) FROM spans WHERE parent_span_id IS NULL) AS share
+    sum(duration_ms) / (SELECT sum(duration_ms) AS total FROM spans WHERE parent_span_id IS NULL) AS share
 FROM spans
 WHERE parent_span_id IS NOT NULL
 GROUP BY name
-ORDER BY share DESC;
+ORDER BY share DESC, name;
 
 -- name: cdf
 SELECT duration_ms, cume_dist() OVER (ORDER BY duration_ms) AS fraction

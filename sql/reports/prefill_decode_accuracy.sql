@@ -45,4 +45,4 @@ ORDER BY phase, framework, model, hardware;
 SELECT phase, actual_ms, predicted_ms, (predicted_ms - actual_ms) / actual_ms AS relative_error
 FROM predictions
 WHERE phase IN ('prefill', 'decode')
-ORDER BY phase, actual_ms;
+ORDER BY phase, actual_ms, predicted_ms;

@@ -25,16 +25,23 @@ pub fn test_python() -> &'static Path {
     })
 }
 
+/// The credentials moto takes, as the standard AWS variables runlake reads.
+pub const AWS_ENV: &[(&str, &str)] = &[
+    ("AWS_ACCESS_KEY_ID", "test"),
+    ("AWS_SECRET_ACCESS_KEY", "test"),
+    ("AWS_EC2_METADATA_DISABLED", "true"),
+];
+
 /// moto's S3 server on 127.0.0.1 (an ephemeral port), with `bucket` created; stopped
 /// when dropped.
-struct Moto {
+pub struct Moto {
     child: Child,
     stdin: Option<ChildStdin>,
-    port: u16,
+    pub port: u16,
 }
 
 impl Moto {
-    fn start(bucket: &str) -> Self {
+    pub fn start(bucket: &str) -> Self {
         let script = crate::repo().join("tests/python/moto_server.py");
         let mut child = Command::new(test_python())
             .arg(script)
@@ -58,9 +65,27 @@ impl Moto {
 
     /// `runlake` against `s3://bucket/prefix` on this server, with credentials from the
     /// standard AWS variables and the endpoint as storage options.
-    fn runlake(&self, dir: &Path, lake: &str, args: &[&str]) -> std::process::Output {
+    /// A `runlake` command against `s3://bucket/prefix` on this server: credentials from
+    /// the standard AWS variables, the endpoint as storage options.
+    pub fn command(&self, dir: &Path, lake: &str, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_runlake"));
+        command
+            .args(self.lake_args(lake))
+            .args(args)
+            .current_dir(dir)
+            .env_remove("RUNLAKE_LAKE")
+            .env_remove("RUNLAKE_CLUSTER")
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_SESSION_TOKEN")
+            .envs(AWS_ENV.iter().copied())
+            .stdin(Stdio::null());
+        command
+    }
+
+    /// The global flags of `runlake` for a lake at `lake` on this server.
+    pub fn lake_args(&self, lake: &str) -> Vec<String> {
         let endpoint = format!("endpoint=http://127.0.0.1:{}", self.port);
-        let mut all = vec![
+        [
             "--lake",
             lake,
             "--storage-option",
@@ -69,23 +94,18 @@ impl Moto {
             "allow_http=true",
             "--storage-option",
             "region=us-east-1",
-        ];
-        all.extend_from_slice(args);
-        Command::new(env!("CARGO_BIN_EXE_runlake"))
-            .args(&all)
-            .current_dir(dir)
-            .env_remove("RUNLAKE_LAKE")
-            .env_remove("AWS_PROFILE")
-            .env_remove("AWS_SESSION_TOKEN")
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .stdin(Stdio::null())
+        ]
+        .map(str::to_string)
+        .to_vec()
+    }
+
+    pub fn runlake(&self, dir: &Path, lake: &str, args: &[&str]) -> std::process::Output {
+        self.command(dir, lake, args)
             .output()
             .expect("runlake runs")
     }
 
-    fn ok(&self, dir: &Path, lake: &str, args: &[&str]) -> String {
+    pub fn ok(&self, dir: &Path, lake: &str, args: &[&str]) -> String {
         let o = self.runlake(dir, lake, args);
         assert!(
             o.status.success(),

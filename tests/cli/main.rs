@@ -1,5 +1,6 @@
 //! End-to-end tests of the `runlake` binary, run as a user runs it.
 
+mod cluster;
 mod ingest;
 mod lake;
 mod real;

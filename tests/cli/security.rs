@@ -35,7 +35,7 @@ fn attack(server: &Server, scenario: &str, mut args: Value) -> Value {
 }
 
 /// Adds users (name, role, password) to `file`.
-fn add_users(dir: &Path, file: &Path, users: &[(&str, &str, &str)]) {
+pub fn add_users(dir: &Path, file: &Path, users: &[(&str, &str, &str)]) {
     for (name, role, password) in users {
         let mut child = Command::new(env!("CARGO_BIN_EXE_runlake"))
             .args(["users", "add", name, "--role", role, "--file"])

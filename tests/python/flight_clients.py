@@ -15,7 +15,8 @@ Scenarios:
   tls       (USER = the certs folder) TLS with and without the client certificate
   load      (USER PASSWORD = CLIENTS OPERATIONS) concurrent clients mixing queries and
             ingests
-  query     (USER = SQL) one query through ADBC, its rows as lists (times as text)
+  query     (USER = SQL) one query through ADBC, its rows as lists (times as text);
+            a user and password may follow the SQL
   limits    a query over its memory, one over its time, one queued out, each failing
             alone; system.queries records them
 """
@@ -445,10 +446,13 @@ def sqlalchemy(uri, user, password):
     print(json.dumps(out))
 
 
-def query(uri, sql):
+def query(uri, sql, user=None, password=None):
     import adbc_driver_flightsql.dbapi as flightsql
 
-    with flightsql.connect(uri) as conn:
+    kwargs = {}
+    if user:
+        kwargs["db_kwargs"] = {"username": user, "password": password}
+    with flightsql.connect(uri, **kwargs) as conn:
         cur = conn.cursor()
         cur.execute(sql)
         rows = [[v if isinstance(v, (int, float, str, type(None))) else str(v) for v in r] for r in cur.fetchall()]
@@ -457,7 +461,7 @@ def query(uri, sql):
 
 if __name__ == "__main__":
     if sys.argv[1] == "query":
-        query(sys.argv[2], sys.argv[3])
+        query(*sys.argv[2:6])
         sys.exit(0)
     if sys.argv[1] == "certs":
         certs(sys.argv[2])

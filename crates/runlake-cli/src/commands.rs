@@ -620,7 +620,7 @@ pub async fn demo(lake: &Lake) -> crate::error::Result<ExitCode> {
         print_report(&report, started.elapsed(), false)?;
     }
     outln!("\nPrediction accuracy per framework (variants merged through framework_aliases):\n")?;
-    let session = Session::open(lake.clone()).await?;
+    let session = Session::open(lake.clone(), None).await?;
     let mut stdout = std::io::stdout().lock();
     session
         .run_script(DEMO_QUERY, OutputFormat::Table, &mut stdout)
@@ -632,7 +632,7 @@ pub async fn demo(lake: &Lake) -> crate::error::Result<ExitCode> {
     outln!("\nThe shipped reports, rendered:\n")?;
     let mut all = Vec::new();
     for report in crate::report::available()? {
-        let rendered = crate::report::render(lake, &report, &Default::default()).await?;
+        let rendered = crate::report::render(lake, &report, &Default::default(), None).await?;
         let path = folder.join(format!("{}.html", report.name));
         std::fs::write(&path, runlake_report::html(&rendered))
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;

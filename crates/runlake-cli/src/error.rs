@@ -24,6 +24,8 @@ pub enum Error {
     Ingest(#[from] runlake_ingest::Error),
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Cluster(Box<runlake_cluster::Error>),
 }
 
 impl From<String> for Error {

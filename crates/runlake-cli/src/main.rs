@@ -3,6 +3,7 @@
 // First, so its `outln!` / `out!` macros are in scope in the modules below.
 #[macro_use]
 mod output;
+mod cluster;
 mod commands;
 mod error;
 mod log;
@@ -41,6 +42,16 @@ struct Cli {
     /// AZURE_* environment variables are read too).
     #[arg(long = "storage-option", global = true, value_name = "KEY=VALUE")]
     storage_options: Vec<String>,
+
+    /// Run queries on a cluster (`runlake cluster scheduler`): df://HOST:PORT. `sql`,
+    /// `report` and `serve` plan and run their queries there; writes still commit here.
+    #[arg(
+        long,
+        global = true,
+        env = "RUNLAKE_CLUSTER",
+        value_name = "df://HOST:PORT"
+    )]
+    cluster: Option<String>,
 
     #[command(subcommand)]
     command: Command,
@@ -87,6 +98,10 @@ enum Command {
     /// Manage the server's users file.
     #[command(subcommand)]
     Users(server::UsersCommand),
+    /// Run a scheduler or an executor of a cluster on Apache DataFusion Ballista (see
+    /// "Outgrowing one machine" in the README).
+    #[command(subcommand)]
+    Cluster(cluster::ClusterCommand),
     /// Run SQL against the lake and against files named by path, with every runlake
     /// function. Without SQL on a terminal, opens an interactive shell.
     Sql {
@@ -167,6 +182,13 @@ async fn run(cli: Cli) -> crate::error::Result<ExitCode> {
             .ok_or_else(|| format!("--storage-option '{item}': expected KEY=VALUE"))?;
         storage_options.insert(k.trim().to_string(), v.to_string());
     }
+    if let Command::Cluster(command) = cli.command {
+        return cluster::run(command, &cli.lake, storage_options).await;
+    }
+    if let Some(cluster) = &cli.cluster {
+        runlake_engine::cluster::scheduler_url(cluster)?;
+    }
+    let cluster = cli.cluster.as_deref();
     let lake = runlake_lake::Lake::open(&cli.lake, storage_options)?;
     match cli.command {
         Command::Demo => commands::demo(&lake).await,
@@ -180,11 +202,13 @@ async fn run(cli: Cli) -> crate::error::Result<ExitCode> {
         }
         Command::Forget { source } => commands::forget(&lake, &source).await,
         Command::Compact { table, retain } => commands::compact(&lake, table, retain).await,
-        Command::Serve(args) => server::serve(&lake, *args).await,
-        Command::Report(args) => report::run(&lake, args).await,
-        Command::Users(_) => unreachable!("handled before the lake opens"),
+        Command::Serve(args) => server::serve(&lake, cluster, *args).await,
+        Command::Report(args) => report::run(&lake, cluster, args).await,
+        Command::Users(_) | Command::Cluster(_) => {
+            unreachable!("handled before the lake opens")
+        }
         Command::Sql { format, file, sql } => {
-            let session = Session::open(lake).await?;
+            let session = Session::open(lake, cluster).await?;
             for warning in session.warnings() {
                 eprintln!("runlake: warning: {warning}");
             }

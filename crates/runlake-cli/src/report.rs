@@ -126,8 +126,9 @@ pub async fn render(
     lake: &Lake,
     report: &Report,
     params: &HashMap<String, String>,
+    cluster: Option<&str>,
 ) -> crate::error::Result<runlake_report::Rendered> {
-    let session = runlake_engine::sql::Session::open(lake.clone()).await?;
+    let session = crate::session::open_engine(lake, cluster).await?;
     // Long renders show which query runs, on a terminal.
     let steps = report.queries.len() + usize::from(!report.alerts.is_empty());
     let status = std::io::stderr()
@@ -150,7 +151,11 @@ pub async fn render(
     Ok(rendered?)
 }
 
-pub async fn run(lake: &Lake, args: ReportArgs) -> crate::error::Result<ExitCode> {
+pub async fn run(
+    lake: &Lake,
+    cluster: Option<&str>,
+    args: ReportArgs,
+) -> crate::error::Result<ExitCode> {
     if args.list {
         for r in available()? {
             let params: Vec<String> = r.params.keys().cloned().collect();
@@ -182,7 +187,7 @@ pub async fn run(lake: &Lake, args: ReportArgs) -> crate::error::Result<ExitCode
             .ok_or_else(|| format!("--param '{item}': expected NAME=VALUE"))?;
         params.insert(k.trim().to_string(), v.to_string());
     }
-    let rendered = render(lake, &report, &params).await?;
+    let rendered = render(lake, &report, &params, cluster).await?;
     for a in &rendered.alerts {
         eprintln!("runlake: alert ({}): {}", a.severity.name(), a.message);
     }

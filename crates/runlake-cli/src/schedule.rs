@@ -23,9 +23,9 @@ pub fn clock_from_env() -> crate::error::Result<SystemClock> {
     }
 }
 
-/// The lake as the scheduler's store.
+/// The lake as the scheduler's store; reports run on the cluster when one is given.
 #[derive(Debug, Clone)]
-pub struct LakeRuns(pub Lake);
+pub struct LakeRuns(pub Lake, pub Option<String>);
 
 fn micros(t: DateTime<Utc>) -> i64 {
     t.timestamp_micros()
@@ -45,7 +45,9 @@ impl RunStore for LakeRuns {
     }
 
     async fn session(&self) -> Result<SessionContext, Self::Error> {
-        let session = runlake_engine::sql::Session::open(self.0.clone()).await?;
+        let session = crate::session::open_engine(&self.0, self.1.as_deref())
+            .await
+            .map_err(|e| runlake_lake::Error::DataFusion(Box::new(e)))?;
         Ok(session.ctx().clone())
     }
 

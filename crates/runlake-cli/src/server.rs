@@ -74,7 +74,11 @@ pub struct ServeArgs {
     reports: PathBuf,
 }
 
-pub async fn serve(lake: &Lake, args: ServeArgs) -> crate::error::Result<ExitCode> {
+pub async fn serve(
+    lake: &Lake,
+    cluster: Option<&str>,
+    args: ServeArgs,
+) -> crate::error::Result<ExitCode> {
     crate::log::init()?;
     let users = match &args.users {
         Some(path) => Some(UsersFile::open(path)?),
@@ -113,16 +117,25 @@ pub async fn serve(lake: &Lake, args: ServeArgs) -> crate::error::Result<ExitCod
         spill_dir: args.spill_dir.clone(),
     };
     let user_count = users.as_ref().map(|u| u.current().map(|l| l.list().len()));
-    let service =
-        RunlakeFlightSql::new(lake.clone(), users, Tokens::new(keys, ttl), limits).await?;
+    let service = RunlakeFlightSql::new(
+        lake.clone(),
+        users,
+        Tokens::new(keys, ttl),
+        limits,
+        cluster.map(str::to_string),
+    )
+    .await?;
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
     let bound = listener.local_addr()?;
     outln!(
-        "runlake serve: Flight SQL on {}://{bound} (lake {}; {})",
+        "runlake serve: Flight SQL on {}://{bound} (lake {}{}; {})",
         if tls.is_some() { "grpc+tls" } else { "grpc" },
         lake.location(),
+        cluster
+            .map(|c| format!(", queries on {c}"))
+            .unwrap_or_default(),
         match user_count {
             Some(Ok(n)) => format!("{n} user(s)"),
             Some(Err(e)) => return Err(e.into()),
@@ -135,7 +148,10 @@ pub async fn serve(lake: &Lake, args: ServeArgs) -> crate::error::Result<ExitCod
     if args.schedule {
         let reports = crate::report::available_in(&args.reports)?;
         let clock = Arc::new(crate::schedule::clock_from_env()?);
-        let store = Arc::new(crate::schedule::LakeRuns(lake.clone()));
+        let store = Arc::new(crate::schedule::LakeRuns(
+            lake.clone(),
+            cluster.map(str::to_string),
+        ));
         let started = Scheduler::start(store, clock, reports, cancel.clone()).await?;
         if started.scheduled.is_empty() {
             eprintln!(
@@ -167,7 +183,7 @@ pub async fn serve(lake: &Lake, args: ServeArgs) -> crate::error::Result<ExitCod
 }
 
 /// Ctrl-C, or SIGTERM on Unix.
-async fn stop_signal() {
+pub async fn stop_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

@@ -16,11 +16,22 @@ pub struct Session {
     inner: runlake_engine::sql::Session,
 }
 
+/// The engine's session on `lake`, files readable by path, its queries run on `cluster`
+/// (`df://HOST:PORT`) when one is given.
+pub async fn open_engine(lake: &Lake, cluster: Option<&str>) -> Result<runlake_engine::Session> {
+    let options = runlake_engine::SessionOptions {
+        allow_files: true,
+        cluster: cluster.map(str::to_string),
+        ..Default::default()
+    };
+    runlake_engine::Session::open_on(lake.clone(), options).await
+}
+
 impl Session {
-    /// Opens a session on `lake`, files readable by path.
-    pub async fn open(lake: Lake) -> Result<Self> {
+    /// Opens a session on `lake`, files readable by path, on `cluster` when given.
+    pub async fn open(lake: Lake, cluster: Option<&str>) -> Result<Self> {
         Ok(Self {
-            inner: runlake_engine::sql::Session::open(lake).await?,
+            inner: open_engine(&lake, cluster).await?,
         })
     }
 

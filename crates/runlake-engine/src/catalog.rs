@@ -23,6 +23,9 @@ pub struct LakeSchema {
     runtime: Arc<RuntimeEnv>,
     /// Tables read at these versions; the rest at their latest.
     pins: HashMap<String, u64>,
+    /// Hand out tables as plain Parquet scans of a snapshot's files, which a cluster can
+    /// run ([`crate::cluster::SnapshotTable`]), rather than as Delta providers.
+    cluster: bool,
     state: Mutex<State>,
 }
 
@@ -43,6 +46,7 @@ impl LakeSchema {
         lake: Lake,
         runtime: Arc<RuntimeEnv>,
         pins: &HashMap<String, u64>,
+        cluster: bool,
     ) -> runlake_lake::Result<LakeSchema> {
         let unloaded: BTreeSet<String> = lake.table_names().await?.into_iter().collect();
         if let Some(missing) = pins.keys().find(|name| !unloaded.contains(*name)) {
@@ -52,6 +56,7 @@ impl LakeSchema {
             lake,
             runtime,
             pins: pins.clone(),
+            cluster,
             state: Mutex::new(State {
                 unloaded,
                 ..State::default()
@@ -61,6 +66,11 @@ impl LakeSchema {
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether tables are handed out for a cluster to read.
+    pub fn is_cluster(&self) -> bool {
+        self.cluster
     }
 
     /// The version of each lake table this schema has handed out so far.
@@ -94,7 +104,16 @@ impl SchemaProvider for LakeSchema {
             }
         }
         let pin = self.pins.get(name).copied();
-        let (provider, version) = match self.lake.provider_at(name, pin, &self.runtime).await {
+        let loaded = if self.cluster {
+            self.lake.files_at(name, pin).await.map(|files| {
+                let version = files.version;
+                let table = crate::cluster::SnapshotTable::new(name, files);
+                (Arc::new(table) as Arc<dyn TableProvider>, version)
+            })
+        } else {
+            self.lake.provider_at(name, pin, &self.runtime).await
+        };
+        let (provider, version) = match loaded {
             Ok(loaded) => loaded,
             // Dropped since the session opened: as if it were never listed.
             Err(runlake_lake::Error::TableNotFound(_)) if pin.is_none() => {

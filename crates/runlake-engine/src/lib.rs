@@ -12,6 +12,7 @@
 //!   accumulators, `SET runlake.execution.int_key_aggregate = false` to use DataFusion's.
 
 pub mod catalog;
+pub mod cluster;
 mod groupby;
 mod levels;
 mod listscan;
@@ -22,4 +23,4 @@ pub mod types;
 pub use crate::groupby::{IntKeyAggregate, IntKeyAggregateExec};
 pub use crate::listscan::ListScan;
 pub use crate::options::RunlakeOptions;
-pub use crate::sql::Session;
+pub use crate::sql::{Session, SessionOptions};

@@ -31,6 +31,19 @@ pub enum Outcome {
     Query(DataFrame),
 }
 
+/// How a session is opened (see [`Session::open_on`]).
+#[derive(Debug, Clone, Default)]
+pub struct SessionOptions {
+    /// Tables read at these versions; the rest at their latest.
+    pub pins: HashMap<String, u64>,
+    /// Let queries read files by path (never for a server).
+    pub allow_files: bool,
+    /// The runtime whose memory pool bounds the session's queries.
+    pub runtime: Option<Arc<datafusion::execution::runtime_env::RuntimeEnv>>,
+    /// A cluster (`df://HOST:PORT`) to run queries on instead of this process.
+    pub cluster: Option<String>,
+}
+
 /// A SQL session over the lake.
 pub struct Session {
     ctx: SessionContext,
@@ -74,6 +87,24 @@ impl Session {
         allow_files: bool,
         runtime: Option<Arc<datafusion::execution::runtime_env::RuntimeEnv>>,
     ) -> Result<Self> {
+        let options = SessionOptions {
+            pins: pins.clone(),
+            allow_files,
+            runtime,
+            cluster: None,
+        };
+        Self::open_on(lake, options).await
+    }
+
+    /// Opens a session as `options` say: pinned table versions, files by path, a runtime
+    /// of its own, and a cluster to run queries on.
+    pub async fn open_on(lake: Lake, options: SessionOptions) -> Result<Self> {
+        let SessionOptions {
+            pins,
+            allow_files,
+            runtime,
+            cluster,
+        } = options;
         let config = SessionConfig::new()
             .with_information_schema(true)
             .with_default_catalog_and_schema(runlake_lake::CATALOG, runlake_lake::SCHEMA)
@@ -86,7 +117,14 @@ impl Session {
         if let Some(runtime) = runtime {
             state = state.with_runtime_env(runtime);
         }
-        let ctx = SessionContext::new_with_state(state.build());
+        let mut state = state.build();
+        if let Some(cluster) = &cluster {
+            state = crate::cluster::upgrade(state, cluster)?;
+            // Queries that stay here (a join with a file named by path) read lake files too.
+            lake.register_store(state.runtime_env())
+                .map_err(lake_error)?;
+        }
+        let ctx = SessionContext::new_with_state(state);
         let ctx = if allow_files {
             ctx.enable_url_table()
         } else {
@@ -95,9 +133,14 @@ impl Session {
         runlake_functions::register_all(&ctx)?;
         // The lake's tables, each loaded when a statement first names it.
         let schema = Arc::new(
-            crate::catalog::LakeSchema::open(lake.clone(), ctx.runtime_env(), pins)
-                .await
-                .map_err(lake_error)?,
+            crate::catalog::LakeSchema::open(
+                lake.clone(),
+                ctx.runtime_env(),
+                &pins,
+                cluster.is_some(),
+            )
+            .await
+            .map_err(lake_error)?,
         );
         let catalog = MemoryCatalogProvider::new();
         catalog.register_schema(runlake_lake::SCHEMA, Arc::clone(&schema) as _)?;
@@ -333,7 +376,12 @@ impl Session {
             runlake_lake::SCHEMA,
             name.to_string(),
         ));
-        let provider = self.lake.provider(name).await.map_err(lake_error)?;
+        let provider = if self.schema.is_cluster() {
+            let files = self.lake.files_at(name, None).await.map_err(lake_error)?;
+            Arc::new(crate::cluster::SnapshotTable::new(name, files)) as _
+        } else {
+            self.lake.provider(name).await.map_err(lake_error)?
+        };
         self.ctx.register_table(
             TableReference::full(
                 runlake_lake::CATALOG,

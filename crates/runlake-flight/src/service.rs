@@ -73,6 +73,8 @@ struct Inner {
     governor: Governor,
     queries: Arc<QueryLog>,
     sign_ins: SignInLimiter,
+    /// The cluster (`df://HOST:PORT`) queries run on, if any.
+    cluster: Option<String>,
 }
 
 /// runlake's Flight SQL service. Cheap to clone.
@@ -99,12 +101,15 @@ const VIEW: &str = "VIEW";
 
 impl RunlakeFlightSql {
     /// A service over `lake`. Without `users`, every caller is the local user with every
-    /// right (the server then listens on loopback only).
+    /// right (the server then listens on loopback only). With `cluster`, queries over
+    /// lake tables run on that cluster; users, roles, tickets and limits are checked here
+    /// as without it.
     pub async fn new(
         lake: Lake,
         users: Option<UsersFile>,
         tokens: Tokens,
         limits: Limits,
+        cluster: Option<String>,
     ) -> Result<Self> {
         let session = Session::open_pinned(lake.clone(), &HashMap::new(), false).await?;
         let mut functions: Vec<String> = session
@@ -125,6 +130,7 @@ impl RunlakeFlightSql {
                 queries: Arc::new(QueryLog::new(10_000)),
                 // Ten failed sign-ins per address, then one more every two seconds.
                 sign_ins: SignInLimiter::new(10, std::time::Duration::from_secs(2)),
+                cluster,
             }),
         })
     }
@@ -197,8 +203,13 @@ impl RunlakeFlightSql {
     /// server's memory and the `system` tables as `principal` may see them.
     async fn session(&self, principal: &Principal, pins: &HashMap<String, u64>) -> Result<Session> {
         let runtime = self.inner.governor.runtime()?;
-        let session =
-            Session::open_with(self.inner.lake.clone(), pins, false, Some(runtime)).await?;
+        let options = runlake_engine::SessionOptions {
+            pins: pins.clone(),
+            allow_files: false,
+            runtime: Some(runtime),
+            cluster: self.inner.cluster.clone(),
+        };
+        let session = Session::open_on(self.inner.lake.clone(), options).await?;
         let ctx = session.ctx();
         let limits = self.inner.governor.limits();
         if let Some(limit) = limits.query_memory.or(limits.memory) {

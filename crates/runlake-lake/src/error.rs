@@ -20,6 +20,10 @@ pub enum Error {
     #[error("table '{table}': {message}")]
     Write { table: String, message: String },
 
+    /// A table a cluster cannot read as a plain list of Parquet files.
+    #[error("table '{table}' cannot be read on a cluster: {message}")]
+    NotPlainParquet { table: String, message: String },
+
     #[error("{what}: {source}")]
     Io {
         what: String,

@@ -539,6 +539,96 @@ impl Lake {
     }
 }
 
+/// The data files of one version of a table: what a plain Parquet scan of that version
+/// reads (see [`Lake::files_at`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableFiles {
+    /// The table's columns, as its Delta provider shows them.
+    pub schema: SchemaRef,
+    /// The object store the files are in, as DataFusion names it (`file:///`,
+    /// `s3://bucket`): every process that reads them registers the lake's store there
+    /// ([`Lake::register_store`]). Never holds a credential.
+    pub store_url: String,
+    /// Each file's path within that store and its size in bytes.
+    pub files: Vec<(String, u64)>,
+    /// The table version these files make up.
+    pub version: u64,
+}
+
+impl Lake {
+    /// The data files of table `name` at `version` (its latest when `None`), from the
+    /// snapshot cache: a fixed list, so a scan of it reads that version whatever is
+    /// committed meanwhile.
+    pub async fn files_at(&self, name: &str, version: Option<u64>) -> Result<TableFiles> {
+        if self.location.url().scheme() == "memory" {
+            return Err(Error::InvalidLocation {
+                location: self.location.to_string(),
+                reason:
+                    "a memory:// lake lives in one process; other processes cannot read its files"
+                        .into(),
+            });
+        }
+        let table = self.snapshot(name, version).await?;
+        let state = table.snapshot()?;
+        let schema = state.snapshot().arrow_schema();
+        let root = self.location.prefix().join(name);
+        let mut files = Vec::new();
+        for file in state.log_data().iter() {
+            if file.deletion_vector_descriptor().is_some() {
+                return Err(Error::NotPlainParquet {
+                    table: name.to_string(),
+                    message: format!("{} has a deletion vector", file.path()),
+                });
+            }
+            let relative = file.path();
+            let path = if relative.contains("://") {
+                return Err(Error::NotPlainParquet {
+                    table: name.to_string(),
+                    message: format!("data file outside the table's folder: {relative}"),
+                });
+            } else {
+                let mut path = root.clone();
+                for part in relative.split('/').filter(|p| !p.is_empty()) {
+                    path = path.join(part);
+                }
+                path
+            };
+            files.push((path.to_string(), file.size().max(0) as u64));
+        }
+        Ok(TableFiles {
+            schema,
+            store_url: self.store_url(),
+            files,
+            version: table.version().unwrap_or_default(),
+        })
+    }
+
+    /// Where the lake's files are addressed from, as DataFusion names an object store:
+    /// `file:///` for a local folder, `s3://bucket` (`gs://`, `az://`) for a cloud one.
+    pub fn store_url(&self) -> String {
+        let url = self.location.url();
+        match url.host_str() {
+            Some(host) if !host.is_empty() => format!("{}://{host}", url.scheme()),
+            _ => format!("{}:///", url.scheme()),
+        }
+    }
+
+    /// Registers the lake's object store in `runtime` under [`Lake::store_url`], so a
+    /// Parquet scan of [`TableFiles`] reads through the lake's settings (storage options
+    /// and environment credentials of this process).
+    pub fn register_store(
+        &self,
+        runtime: &datafusion::execution::runtime_env::RuntimeEnv,
+    ) -> Result<()> {
+        let url = url::Url::parse(&self.store_url()).map_err(|e| Error::InvalidLocation {
+            location: self.location.to_string(),
+            reason: e.to_string(),
+        })?;
+        runtime.register_object_store(&url, Arc::clone(&self.store));
+        Ok(())
+    }
+}
+
 /// Parquet files: zstd, page-level statistics (so the page index is written). `_line`
 /// (source line numbers: distinct, and ascending within a file) is delta-encoded: a few
 /// bits a row before compression, where a dictionary would fill up and fall back to

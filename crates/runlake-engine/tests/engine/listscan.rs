@@ -363,6 +363,7 @@ async fn lake_tables_read_lists_by_levels_with_their_file_ids() {
         lake.clone(),
         plain.runtime_env(),
         &std::collections::HashMap::new(),
+        false,
     )
     .await
     .unwrap();
