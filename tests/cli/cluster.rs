@@ -329,6 +329,15 @@ fn a_cluster_of_two_executors_answers_as_one_machine_does() {
     };
     assert_eq!(sorted(on_cluster(union)), sorted(single(union)));
 
+    // A table created from a distributed query commits through the lake.
+    let ctas = "CREATE TABLE per_framework AS SELECT framework, count(*) AS n, \
+                p99(actual_ms) AS p99 FROM predictions GROUP BY framework";
+    assert!(on_cluster(ctas).contains("created table per_framework with 6 rows"));
+    let check = "SELECT * FROM per_framework ORDER BY framework";
+    let by_framework = "SELECT framework, count(*) AS n, p99(actual_ms) AS p99 \
+                        FROM predictions GROUP BY framework ORDER BY framework";
+    assert_same_csv("CREATE TABLE AS", &single(check), &single(by_framework));
+
     // Every shipped report.
     let reports = moto.ok(dir, LAKE, &["report", "--list"]);
     let names: Vec<&str> = reports
@@ -593,4 +602,29 @@ fn an_executor_over_its_memory_limit_fails_the_task_not_the_process() {
     );
     executor.signal("-TERM");
     assert!(executor.wait(60).success());
+}
+
+#[test]
+fn a_cluster_that_is_not_there_is_one_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = crate::runlake(
+        dir.path(),
+        &["--cluster", "df://127.0.0.1:1", "sql", "SELECT 1"],
+    );
+    assert!(!out.status.success());
+    let error = stderr(&out);
+    assert!(
+        error.starts_with("runlake: error: ")
+            && error.contains("cannot reach the cluster's scheduler at df://127.0.0.1:1: ")
+            && error.contains("runlake cluster scheduler")
+            && error.lines().count() == 1,
+        "{error}"
+    );
+    let out = crate::runlake(dir.path(), &["--cluster", "127.0.0.1:50050", "tables"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("expected df://HOST:PORT"),
+        "{}",
+        stderr(&out)
+    );
 }

@@ -81,6 +81,24 @@ pub fn scheduler_url(cluster: &str) -> Result<String> {
     Ok(format!("{SCHEME}{address}"))
 }
 
+/// Checks that the scheduler of `cluster` accepts connections, so a session on a cluster
+/// that is not there fails when it opens, saying so, rather than in its first query with
+/// a transport error.
+pub async fn reach(cluster: &str) -> Result<()> {
+    let url = scheduler_url(cluster)?;
+    let address = url.trim_start_matches(SCHEME).to_string();
+    let connect = tokio::net::TcpStream::connect(address.clone());
+    match tokio::time::timeout(std::time::Duration::from_secs(10), connect).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(DataFusionError::Execution(format!(
+            "cannot reach the cluster's scheduler at {url}: {e} (is `runlake cluster scheduler` running there?)"
+        ))),
+        Err(_) => Err(DataFusionError::Execution(format!(
+            "cannot reach the cluster's scheduler at {url}: no answer within 10 s"
+        ))),
+    }
+}
+
 /// One version of a lake table as a plain Parquet scan of its files.
 #[derive(Debug, Clone)]
 pub struct SnapshotTable {

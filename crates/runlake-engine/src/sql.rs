@@ -119,6 +119,7 @@ impl Session {
         }
         let mut state = state.build();
         if let Some(cluster) = &cluster {
+            crate::cluster::reach(cluster).await?;
             state = crate::cluster::upgrade(state, cluster)?;
             // Queries that stay here (a join with a file named by path) read lake files too.
             lake.register_store(state.runtime_env())
