@@ -191,7 +191,7 @@ def main():
                         server.terminate()
                         server.wait()
             if "W6" in args.workloads:
-                w6(b, work, size, pred)
+                w6(b, work, size, csv)
             # The table so far, so that an interrupted run still leaves what it measured.
             write_markdown(args, b.results)
     finally:
@@ -260,11 +260,12 @@ class LocalCluster:
 SHUFFLE = {}  # (query, size, engine) -> median bytes a run wrote to the executors' shuffle
 
 
-def w6(b, work, size, pred):
-    """W1 and W2 on a lake table: one machine against a cluster of 1 and 2 executors on it."""
+def w6(b, work, size, csv):
+    """W1 and W2 on a lake table (the predictions CSV ingested): one machine against a
+    cluster of 1 and 2 executors on it."""
     lake = os.path.join(work, f"lake-w6-{size}")
     shutil.rmtree(lake, ignore_errors=True)
-    run_child([b.runlake, "--lake", lake, "ingest", pred, "--table", "predictions"])
+    run_child([b.runlake, "--lake", lake, "ingest", csv, "--table", "predictions"])
     clusters = {}
     try:
         for n in (1, 2):
@@ -277,11 +278,11 @@ def w6(b, work, size, pred):
                 def run():
                     c = clusters[n]
                     before = c.shuffle_bytes()
-                    wall, rss, check = run_child([b.runlake, "--lake", lake, "--cluster", c.url,
-                                                  "sql", "--format", "csv", sql])
+                    wall, rss, out = run_child([b.runlake, "--lake", lake, "--cluster", c.url,
+                                                "sql", "--format", "csv", sql])
                     shuffles[n].append(max(0, c.shuffle_bytes() - before))
                     # The client's peak plus the cluster processes' peaks.
-                    return wall, rss + c.peak_rss_mib(), check
+                    return wall, rss + c.peak_rss_mib(), csv_numbers(out)
                 return run
             engines = {"runlake": lambda: b.runlake_sql(sql, lake)}
             for n in clusters:
@@ -322,7 +323,7 @@ def w6_markdown(by, largest):
                 scan = 1e9 / (per_executor * n)
                 net = shuffle * scale / 1.25e9  # 10 Gbit/s, one link's worth
                 rows.append(f"| {query} | projected, 1B rows on {n} executors | {scan + net:,.0f} | "
-                            f"| {shuffle * scale / 2**30:,.1f} GiB | |")
+                            f"| {shuffle * scale / 2**20:,.1f} | |")
     if not rows:
         return []
     return ["", f"## W6: the same SQL on a Ballista cluster on this machine, {largest:,} rows", "",
@@ -427,7 +428,7 @@ def write_markdown(args, results):
     lines += ["", "## The queries", ""]
     for w in args.workloads:
         for name, q in getattr(queries, w).items():
-            lines += [f"{w}, {name}:", "", "```" + ("sql" if name in ("runlake", "duckdb") and w != "W4" else "python"), q.strip(), "```", ""]
+            lines += [f"{w}, {name}:", "", "```" + ("sql" if (name in ("runlake", "duckdb") and w != "W4") or w == "W6" else "python"), q.strip(), "```", ""]
     old = open(args.out).read() if os.path.exists(args.out) else ""
     marker = "<!-- notes -->"
     notes = old.split(marker, 1)[1] if marker in old else "\n"
