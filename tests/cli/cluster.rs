@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::lake::{AWS_ENV, Moto, test_python};
-use super::serve::Server;
+use super::serve::{Server, wait_for_log};
 use super::stderr;
 
 const LAKE: &str = "s3://runlake-cluster/lake";
@@ -442,6 +442,25 @@ fn a_cluster_of_two_executors_answers_as_one_machine_does() {
     // The server's queries ran on the cluster.
     let server_jobs = wait_for_new_job(&cluster.executors, &mut seen, 60);
     assert!(!server_jobs.is_empty());
+    drop(server);
+    drop(server_log);
+
+    // A query the server stops at its timeout is cancelled on the cluster too, not left
+    // running there: a cross join of 400k x 400k rows, which no machine finishes in 1 s.
+    let mut args = moto.lake_args(LAKE);
+    args.extend(["--query-timeout", "1s", "--cluster", &cluster.url].map(String::from));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (server, server_log) = Server::start_watched(dir, &args, AWS_ENV);
+    let endless = "SELECT sum(a.x * b.y) FROM wide a CROSS JOIN wide b";
+    let out = Command::new(test_python())
+        .arg(crate::repo().join("tests/python/flight_clients.py"))
+        .args(["query", &server.uri, endless])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let error = String::from_utf8_lossy(&out.stderr);
+    assert!(error.contains("DeadlineExceeded"), "{error}");
+    wait_for_log(&server_log, &["event=cluster_job_cancelled", "job="], 60);
     drop(server);
     drop(server_log);
 

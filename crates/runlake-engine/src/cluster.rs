@@ -23,9 +23,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
 
 use async_trait::async_trait;
+use ballista_core::execution_plans::DistributedQueryExec;
 use ballista_core::extension::{SessionConfigExt, SessionStateExt};
 use ballista_core::planner::BallistaQueryPlanner;
 use ballista_core::serde::BallistaLogicalExtensionCodec;
+use ballista_core::serde::protobuf::CancelJobParams;
+use ballista_core::serde::protobuf::scheduler_grpc_client::SchedulerGrpcClient;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{Session as CatalogSession, TableProvider};
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
@@ -38,13 +41,14 @@ use datafusion::execution::TaskContext;
 use datafusion::execution::context::QueryPlanner;
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
+use datafusion::execution::{RecordBatchStream, SendableRecordBatchStream};
 use datafusion::logical_expr::utils::conjunction;
 use datafusion::logical_expr::{
     AggregateUDF, Expr, Extension, LogicalPlan, ScalarUDF, TableProviderFilterPushDown, TableScan,
     TableType,
 };
-use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
+use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties};
 use datafusion::physical_planner::{DefaultPhysicalPlanner, PhysicalPlanner};
 use datafusion::prelude::SessionConfig;
 use datafusion_proto::logical_plan::LogicalExtensionCodec;
@@ -371,6 +375,8 @@ pub fn placement(plan: &LogicalPlan) -> Placement {
 /// The query planner of a cluster session: Ballista's for what [`placement`] sends to
 /// the cluster, DataFusion's for the rest.
 pub struct ClusterPlanner {
+    /// The scheduler's `http://HOST:PORT`, to cancel jobs on.
+    scheduler: String,
     remote: BallistaQueryPlanner<LogicalPlanNode>,
     local: DefaultPhysicalPlanner,
 }
@@ -391,9 +397,153 @@ impl QueryPlanner for ClusterPlanner {
         state: &dyn CatalogSession,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         match placement(plan) {
-            Placement::Cluster => self.remote.create_physical_plan(plan, state).await,
+            Placement::Cluster => {
+                let remote = self.remote.create_physical_plan(plan, state).await?;
+                if remote.is::<DistributedQueryExec<LogicalPlanNode>>() {
+                    Ok(Arc::new(CancelOnDrop {
+                        inner: remote,
+                        scheduler: self.scheduler.clone(),
+                    }))
+                } else {
+                    Ok(remote)
+                }
+            }
             Placement::Local => self.local.create_physical_plan(plan, state).await,
         }
+    }
+}
+
+/// A distributed query whose job is cancelled on the cluster when its results are
+/// dropped before their end (a server's query timeout, a client that went away): Ballista
+/// 55's `DistributedQueryExec` leaves the job running to its end then.
+#[derive(Debug)]
+struct CancelOnDrop {
+    inner: Arc<dyn ExecutionPlan>,
+    /// The scheduler's `http://HOST:PORT`.
+    scheduler: String,
+}
+
+impl DisplayAs for CancelOnDrop {
+    fn fmt_as(&self, t: DisplayFormatType, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        self.inner.fmt_as(t, f)
+    }
+}
+
+impl ExecutionPlan for CancelOnDrop {
+    fn name(&self) -> &str {
+        "CancelOnDrop"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        self.inner.properties()
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![&self.inner]
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        mut children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        match (children.pop(), children.is_empty()) {
+            (Some(inner), true) => Ok(Arc::new(CancelOnDrop {
+                inner,
+                scheduler: self.scheduler.clone(),
+            })),
+            _ => Err(DataFusionError::Internal(
+                "CancelOnDrop takes one child".into(),
+            )),
+        }
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(
+            &Arc<dyn datafusion::physical_plan::PhysicalExpr>,
+        ) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        // It holds none; its child is visited as a child.
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        let stream = self.inner.execute(partition, context)?;
+        Ok(Box::pin(JobStream {
+            schema: stream.schema(),
+            stream,
+            plan: Arc::clone(&self.inner),
+            scheduler: self.scheduler.clone(),
+            ended: false,
+        }))
+    }
+}
+
+struct JobStream {
+    schema: SchemaRef,
+    stream: SendableRecordBatchStream,
+    plan: Arc<dyn ExecutionPlan>,
+    scheduler: String,
+    ended: bool,
+}
+
+impl futures::Stream for JobStream {
+    type Item = Result<datafusion::arrow::array::RecordBatch>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        let next = self.stream.as_mut().poll_next(cx);
+        if let std::task::Poll::Ready(None | Some(Err(_))) = &next {
+            self.ended = true;
+        }
+        next
+    }
+}
+
+impl RecordBatchStream for JobStream {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+}
+
+impl Drop for JobStream {
+    fn drop(&mut self) {
+        if self.ended {
+            return;
+        }
+        let job = self
+            .plan
+            .downcast_ref::<DistributedQueryExec<LogicalPlanNode>>()
+            .and_then(DistributedQueryExec::job_id);
+        let (Some(job), Ok(runtime)) = (job, tokio::runtime::Handle::try_current()) else {
+            return;
+        };
+        let scheduler = self.scheduler.clone();
+        let job = job.to_string();
+        runtime.spawn(async move {
+            let cancelled = match SchedulerGrpcClient::connect(scheduler).await {
+                Ok(mut client) => client
+                    .cancel_job(CancelJobParams {
+                        job_id: job.clone(),
+                    })
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            match cancelled {
+                Ok(()) => tracing::info!(event = "cluster_job_cancelled", job = %job),
+                Err(e) => {
+                    tracing::warn!(event = "cluster_job_cancel_failed", job = %job, error = %e)
+                }
+            }
+        });
     }
 }
 
@@ -415,6 +565,7 @@ pub fn upgrade(state: SessionState, cluster: &str) -> Result<SessionState> {
         .with_ballista_adaptive_query_planner(false)
         .with_ballista_logical_extension_codec(Arc::clone(&codec));
     let planner = ClusterPlanner {
+        scheduler: format!("http://{}", url.trim_start_matches(SCHEME)),
         remote: BallistaQueryPlanner::with_extension(url.clone(), config.ballista_config(), codec),
         local: DefaultPhysicalPlanner::default(),
     };
