@@ -923,3 +923,34 @@ fn crlf_line_ends_blank_lines_and_quoted_line_breaks_keep_rows_and_lines() {
         "line,raw\n6,\"3,x,extra\"\n"
     );
 }
+
+/// Plain files from 16 MiB on are read in chunks, hashed as they are read; a Parquet file
+/// that large is binary like a small one, not text with NUL bytes.
+#[test]
+fn a_parquet_file_over_16_mib_lands_like_a_small_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(
+        d,
+        &[
+            "sql",
+            "COPY (SELECT value AS id, CAST(value * 7919 % 1000003 AS DOUBLE) AS latency_ms \
+             FROM generate_series(1, 2000000)) TO 'big.parquet' STORED AS PARQUET \
+             OPTIONS ('format.compression' 'uncompressed', 'format.dictionary_enabled' 'false')",
+        ],
+    );
+    let size = std::fs::metadata(d.join("big.parquet")).unwrap().len();
+    assert!(size >= 16 << 20, "{size} bytes");
+    let out = ok(d, &["ingest", "big.parquet", "--table", "big"]);
+    assert!(out.contains("big +2000000"), "{out}");
+    assert_eq!(
+        csv(
+            d,
+            "SELECT count(*) AS n, sum(id) AS i, sum(latency_ms) AS s FROM big"
+        ),
+        csv(
+            d,
+            "SELECT count(*) AS n, sum(id) AS i, sum(latency_ms) AS s FROM 'big.parquet'"
+        )
+    );
+}

@@ -73,7 +73,9 @@ impl Source {
         if bytes.len() as u64 > limits.max_bytes {
             return Err(too_large(&name, limits));
         }
-        check_text(&name, &bytes, 1, 0, limits)?;
+        if !is_binary(&bytes) {
+            check_text(&name, &bytes, 1, 0, limits)?;
+        }
         Ok(Self {
             name,
             bytes,
