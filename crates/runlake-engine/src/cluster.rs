@@ -14,6 +14,8 @@
 //!   table; a query that reads only the session's own catalog (`information_schema`, a
 //!   server's `system.*` tables, files named by path) or nothing at all runs in the
 //!   client, where those live.
+//! - A distributed query whose results are dropped before their end (a server's query
+//!   timeout, a client gone) has its job cancelled on the cluster (`CancelOnDrop`).
 //! - runlake's two physical optimizer rules ([`crate::ListScan`],
 //!   [`crate::IntKeyAggregate`]) are left out of the scheduler's session
 //!   ([`scheduler_state`]), so no plan sent to an executor holds a node that Ballista
