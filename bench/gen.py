@@ -1,7 +1,9 @@
 """Deterministic benchmark data (numpy seed 42): predictions.parquet / .csv and
-steps.parquet with N rows each, under bench/data/N/.
+steps.parquet with N rows each, under bench/data/N/; or per-request logs of serving runs
+(W7, W8), one Parquet file per day, under bench/data/requests-N-RUNS-DAYS/.
 
     python bench/gen.py 1000000
+    python bench/gen.py requests 10000000 1000 10
 """
 import os
 import sys
@@ -44,6 +46,66 @@ def steps(n, rng):
     })
 
 
+MODELS = ["llama-3.1-8b", "llama-3.1-70b", "qwen2.5-7b", "qwen2.5-72b", "mistral-7b",
+          "mixtral-8x7b", "gemma-2-9b", "phi-3-mini"]
+DAY0 = np.datetime64("2026-10-01T00:00:00", "us")
+DAY_US = 86_400_000_000
+
+
+def requests_day(day, first_run, runs, rows_per_run, rng):
+    """The requests of `runs` runs (ids first_run..) that all ran on `day`, in the order a
+    day's merged log has them: by time, the runs' requests interleaved."""
+    n = runs * rows_per_run
+    run = np.repeat(np.arange(first_run, first_run + runs), rows_per_run)
+    index = np.tile(np.arange(rows_per_run), runs)
+    # Each run starts somewhere in the day's first 20 hours and sends a request every
+    # 0-500 ms.
+    start = rng.integers(0, 20 * 3_600_000_000, runs)
+    gaps = rng.integers(0, 500_000, n).reshape(runs, rows_per_run).cumsum(axis=1).ravel()
+    ts = DAY0 + np.timedelta64(day * DAY_US, "us") + (np.repeat(start, rows_per_run) + gaps).astype("timedelta64[us]")
+    fw = run % len(FRAMEWORKS)
+    model = (run * 7 + 3) % len(MODELS)
+    ttft = np.round(rng.lognormal(4.0, 0.6, n) * (1 + model / 8), 3)
+    tpot = np.round(rng.lognormal(2.5, 0.3, n), 3)
+    out_tokens = rng.integers(16, 1024, n)
+    actual = np.round(ttft + tpot * out_tokens, 3)
+    bias = np.array([1.0, 0.98, 1.05, 1.1, 1.1, 0.8])[fw]
+    predicted = np.round(actual * bias * rng.normal(1.0, 0.08, n), 3)
+    order = np.argsort(ts, kind="stable")
+    table = pa.table({
+        "run_id": pa.array(np.char.add("run-", np.char.zfill(run.astype(str), 5)).astype(object), pa.string()),
+        "request_index": pa.array(index, pa.int64()),
+        "ts": pa.array(ts, pa.timestamp("us", tz="UTC")),
+        "framework": pa.array(np.array(FRAMEWORKS, dtype=object)[fw], pa.string()),
+        "model": pa.array(np.array(MODELS, dtype=object)[model], pa.string()),
+        "input_tokens": pa.array(rng.integers(32, 4096, n), pa.int64()),
+        "output_tokens": pa.array(out_tokens, pa.int64()),
+        "ttft_ms": pa.array(ttft, pa.float64()),
+        "tpot_ms": pa.array(tpot, pa.float64()),
+        "predicted_ms": pa.array(predicted, pa.float64()),
+        "actual_ms": pa.array(actual, pa.float64()),
+    })
+    return table.take(pa.array(order))
+
+
+def requests(n, runs, days):
+    """n requests of `runs` runs over `days` days: one Parquet file a day."""
+    out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", f"requests-{n}-{runs}-{days}")
+    done = os.path.join(out, "done")
+    if os.path.exists(done):
+        return out
+    os.makedirs(out, exist_ok=True)
+    rng = np.random.default_rng(42)
+    rows_per_run = n // runs
+    for day in range(days):
+        first, last = day * runs // days, (day + 1) * runs // days
+        table = requests_day(day, first, last - first, rows_per_run, rng)
+        date = str((DAY0 + np.timedelta64(day * DAY_US, "us")).astype("datetime64[D]"))
+        pq.write_table(table, os.path.join(out, f"requests-{date}.parquet"), row_group_size=1 << 20)
+    open(done, "w").close()
+    return out
+
+
 def main(n):
     out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", str(n))
     os.makedirs(out, exist_ok=True)
@@ -60,4 +122,7 @@ def main(n):
 
 
 if __name__ == "__main__":
-    print(main(int(sys.argv[1])))
+    if sys.argv[1] == "requests":
+        print(requests(*(int(a) for a in sys.argv[2:5])))
+    else:
+        print(main(int(sys.argv[1])))

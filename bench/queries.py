@@ -113,3 +113,43 @@ W5 = {
 table = cur.fetch_arrow_table()""",
     "pyarrow": """table = pq.read_table(f)""",
 }
+
+FRAMEWORKS = ["vLLM", "SGLang", "TensorRT-LLM", "DeepSpeed", "Deepspeed-MII", "llama.cpp"]
+
+# W7: the query a dashboard panel sends for one run ({run}), through ADBC against
+# `runlake serve`, against DuckDB in-process over the same Parquet files ({glob}).
+W7 = {
+    "runlake": """SELECT p50(ttft_ms) AS p50, p99(ttft_ms) AS p99, count(*) AS n
+FROM requests WHERE run_id = '{run}'""",
+    "duckdb": """SELECT quantile_cont(ttft_ms, 0.5) AS p50, quantile_cont(ttft_ms, 0.99) AS p99,
+       count(*) AS n
+FROM read_parquet('{glob}') WHERE run_id = '{run}'""",
+}
+
+# W8: the framework-accuracy aggregates of one day and one model of a large lake; DuckDB
+# reads the table's Parquet files ({f}: a glob) with hive partitioning.
+W8_WHERE = ("ts >= TIMESTAMP '2026-10-16 00:00:00+00:00' AND ts < TIMESTAMP '2026-10-17 00:00:00+00:00'"
+            " AND model = 'qwen2.5-7b'")
+W8 = {
+    "runlake": f"""SELECT framework, count(*) AS n,
+       pearson(predicted_ms, actual_ms) AS pearson,
+       r2_score(actual_ms, predicted_ms) AS r2,
+       rmse(actual_ms, predicted_ms) AS rmse,
+       mae(actual_ms, predicted_ms) AS mae,
+       mape(actual_ms, predicted_ms) AS mape,
+       p95(actual_ms) AS p95
+FROM requests WHERE {W8_WHERE} GROUP BY framework ORDER BY framework""",
+    "duckdb": f"""SELECT framework, count(*) AS n,
+       corr(predicted_ms, actual_ms) AS pearson,
+       1 - sum((actual_ms - predicted_ms) ^ 2) / (var_pop(actual_ms) * count(*)) AS r2,
+       sqrt(avg((actual_ms - predicted_ms) ^ 2)) AS rmse,
+       avg(abs(actual_ms - predicted_ms)) AS mae,
+       avg(abs(actual_ms - predicted_ms) / abs(actual_ms)) AS mape,
+       quantile_cont(actual_ms, 0.95) AS p95
+FROM read_parquet('{{f}}', hive_partitioning = true) WHERE {W8_WHERE}
+GROUP BY framework ORDER BY framework""",
+}
+
+# W9: 16 ADBC clients run W1 on a lake table of 1M rows while a 10k-row file is ingested
+# every second; the ceiling is the same query run back to back in one `runlake sql`.
+W9 = {"runlake": W6["W1"]}

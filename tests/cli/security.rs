@@ -300,6 +300,24 @@ fn a_ticket_pinned_behind_a_forget_is_refused() {
 }
 
 #[test]
+fn the_same_statement_from_two_users_answers_each_as_themselves() {
+    // The server keeps a statement's session and plan from one call to the next; a
+    // reader's and an admin's identical statements, interleaved, must not share them.
+    let (_dir, _users, server) = serve_with_users(&[]);
+    let out = attack(
+        &server,
+        "two_users",
+        json!({"users": [["reader", "r3ader-pw"], ["admin", "adm1n-pw"]]}),
+    );
+    assert_eq!(out["reader"]["ok"], json!([{"user": "reader"}]), "{out}");
+    assert_eq!(
+        out["admin"]["ok"],
+        json!([{"user": "admin"}, {"user": "reader"}]),
+        "{out}"
+    );
+}
+
+#[test]
 fn a_removed_users_token_is_refused_at_once() {
     let (dir, users, server) = serve_with_users(&[]);
     let token = attack(

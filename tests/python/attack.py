@@ -444,6 +444,21 @@ def sign_ins(args):
     print(json.dumps({"guesses": counts, "token_query": _outcome(lambda: me.query("SELECT 1 AS one"))}))
 
 
+def two_users(args):
+    """The same statement from two users, their calls interleaved (the server keeps each
+    call's plan for the statement's next call): each must get its own answer."""
+    uri = args["uri"]
+    clients = {name: Flight(uri, name, password) for name, password in args["users"]}
+    for name, client in clients.items():
+        client.query(f"SELECT '{name}' AS marker")
+    sql = 'SELECT DISTINCT "user" FROM system.queries ORDER BY 1'
+    infos = {name: client.info(sql) for name, client in clients.items()}
+    out = {}
+    for name in reversed(list(clients)):
+        out[name] = _outcome(lambda: clients[name].redeem(infos[name].endpoints[0].ticket.ticket))
+    print(json.dumps(out))
+
+
 if __name__ == "__main__":
     scenario, arguments = sys.argv[1], json.loads(sys.argv[2])
     {
@@ -457,4 +472,5 @@ if __name__ == "__main__":
         "memory": memory,
         "sign_ins": sign_ins,
         "fair": fair,
+        "two_users": two_users,
     }[scenario](arguments)

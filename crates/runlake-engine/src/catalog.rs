@@ -19,12 +19,9 @@ use crate::sql::lake_error;
 #[derive(Debug)]
 pub struct LakeSchema {
     lake: Lake,
-    /// Where a loaded table's object store is registered (the session's runtime).
-    runtime: Arc<RuntimeEnv>,
     /// Tables read at these versions; the rest at their latest.
     pins: HashMap<String, u64>,
-    /// Hand out tables as plain Parquet scans of a snapshot's files, which a cluster can
-    /// run ([`crate::cluster::SnapshotTable`]), rather than as Delta providers.
+    /// Tables go to a cluster: a `memory://` lake's cannot.
     cluster: bool,
     state: Mutex<State>,
 }
@@ -40,21 +37,22 @@ struct State {
 }
 
 impl LakeSchema {
-    /// The schema of `lake`'s tables as they are now (pinned ones at their pins). A pin
-    /// on a table the lake no longer has is an error.
+    /// The schema of `lake`'s tables as they are now (pinned ones at their pins), read
+    /// through `runtime` (the lake's object store is registered in it). A pin on a table
+    /// the lake no longer has is an error.
     pub async fn open(
         lake: Lake,
         runtime: Arc<RuntimeEnv>,
         pins: &HashMap<String, u64>,
         cluster: bool,
     ) -> runlake_lake::Result<LakeSchema> {
+        lake.register_store(&runtime)?;
         let unloaded: BTreeSet<String> = lake.table_names().await?.into_iter().collect();
         if let Some(missing) = pins.keys().find(|name| !unloaded.contains(*name)) {
             return Err(runlake_lake::Error::TableNotFound(missing.clone()));
         }
         Ok(LakeSchema {
             lake,
-            runtime,
             pins: pins.clone(),
             cluster,
             state: Mutex::new(State {
@@ -104,15 +102,21 @@ impl SchemaProvider for LakeSchema {
             }
         }
         let pin = self.pins.get(name).copied();
-        let loaded = if self.cluster {
-            self.lake.files_at(name, pin).await.map(|files| {
-                let version = files.version;
-                let table = crate::cluster::SnapshotTable::new(name, files);
-                (Arc::new(table) as Arc<dyn TableProvider>, version)
-            })
-        } else {
-            self.lake.provider_at(name, pin, &self.runtime).await
-        };
+        if self.cluster && self.lake.location().url().scheme() == "memory" {
+            return Err(lake_error(runlake_lake::Error::InvalidLocation {
+                location: self.lake.location().to_string(),
+                reason: "a memory:// lake lives in one process; a cluster cannot read its files"
+                    .into(),
+            }));
+        }
+        // A fixed list of the version's Parquet files, read by DataFusion's own Parquet
+        // scan: no Delta log replay per query (a dashboard's small queries spent most of
+        // their time there), footers cached by the runtime across queries.
+        let loaded = self.lake.files_at(name, pin).await.map(|files| {
+            let version = files.version;
+            let table = crate::cluster::SnapshotTable::new(name, files);
+            (Arc::new(table) as Arc<dyn TableProvider>, version)
+        });
         let (provider, version) = match loaded {
             Ok(loaded) => loaded,
             // Dropped since the session opened: as if it were never listed.

@@ -31,11 +31,12 @@ use ballista_core::planner::BallistaQueryPlanner;
 use ballista_core::serde::BallistaLogicalExtensionCodec;
 use ballista_core::serde::protobuf::CancelJobParams;
 use ballista_core::serde::protobuf::scheduler_grpc_client::SchedulerGrpcClient;
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::datatypes::{DataType, FieldRef, Schema, SchemaRef};
 use datafusion::catalog::{Session as CatalogSession, TableProvider};
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::common::{DFSchema, DataFusionError, Result, TableReference};
 use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::physical_plan::parquet::CachedParquetFileReaderFactory;
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::datasource::source_as_provider;
@@ -113,7 +114,14 @@ pub struct SnapshotTable {
 }
 
 impl SnapshotTable {
-    pub fn new(table: &str, files: TableFiles) -> Self {
+    /// A scan of `files`. Text and binary columns are read as view types (as DataFusion
+    /// reads Parquet, and as Delta's provider showed them): no copy of each string.
+    pub fn new(table: &str, mut files: TableFiles) -> Self {
+        let fields: Vec<FieldRef> = files.schema.fields().iter().map(view_types).collect();
+        files.schema = Arc::new(Schema::new_with_metadata(
+            fields,
+            files.schema.metadata().clone(),
+        ));
         SnapshotTable {
             table: table.to_string(),
             files,
@@ -188,8 +196,20 @@ impl TableProvider for SnapshotTable {
             };
             return Ok(Arc::new(EmptyExec::new(projected)));
         }
+        let url = ObjectStoreUrl::parse(&self.files.store_url)?;
+        // Footers and page indexes come from the runtime's metadata cache (as for
+        // DataFusion's own listing tables): a server's runtimes share one, so a file's
+        // metadata is read once, not once per query.
+        // A cluster's scheduler plans without the store (executors run the plan, each
+        // with its own runtime): there the scan keeps DataFusion's default reader.
+        let runtime = state.runtime_env();
         let mut source = ParquetSource::new(Arc::clone(&schema))
             .with_table_parquet_options(state.table_options().parquet.clone());
+        if let Ok(store) = runtime.object_store(&url) {
+            let metadata = runtime.cache_manager.get_file_metadata_cache();
+            let reader = CachedParquetFileReaderFactory::new(store, metadata);
+            source = source.with_parquet_file_reader_factory(Arc::new(reader));
+        }
         if let Some(predicate) = conjunction(filters.iter().cloned()) {
             let df_schema = DFSchema::try_from(Arc::clone(&schema))?;
             source = source.with_predicate(state.create_physical_expr(predicate, &df_schema)?);
@@ -201,16 +221,26 @@ impl TableProvider for SnapshotTable {
             .map(|(path, size)| PartitionedFile::new(path.clone(), *size))
             .collect();
         let groups = FileGroup::new(files).split_files(state.config().target_partitions());
-        let config = FileScanConfigBuilder::new(
-            ObjectStoreUrl::parse(&self.files.store_url)?,
-            Arc::new(source),
-        )
-        .with_file_groups(groups)
-        .with_projection_indices(projection.cloned())?
-        .with_limit(limit)
-        .build();
+        let config = FileScanConfigBuilder::new(url, Arc::new(source))
+            .with_file_groups(groups)
+            .with_projection_indices(projection.cloned())?
+            .with_limit(limit)
+            .build();
         Ok(DataSourceExec::from_data_source(config))
     }
+}
+
+/// `field` with its text and binary types, nested ones included, as view types.
+fn view_types(field: &FieldRef) -> FieldRef {
+    let data_type = match field.data_type() {
+        DataType::Utf8 | DataType::LargeUtf8 => DataType::Utf8View,
+        DataType::Binary | DataType::LargeBinary => DataType::BinaryView,
+        DataType::Struct(fields) => DataType::Struct(fields.iter().map(view_types).collect()),
+        DataType::List(inner) => DataType::List(view_types(inner)),
+        DataType::LargeList(inner) => DataType::LargeList(view_types(inner)),
+        _ => return Arc::clone(field),
+    };
+    Arc::new(field.as_ref().clone().with_data_type(data_type))
 }
 
 /// Carries [`SnapshotTable`]s in the logical plans a client sends the scheduler; the rest

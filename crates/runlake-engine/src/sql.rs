@@ -121,9 +121,6 @@ impl Session {
         if let Some(cluster) = &cluster {
             crate::cluster::reach(cluster).await?;
             state = crate::cluster::upgrade(state, cluster)?;
-            // Queries that stay here (a join with a file named by path) read lake files too.
-            lake.register_store(state.runtime_env())
-                .map_err(lake_error)?;
         }
         let ctx = SessionContext::new_with_state(state);
         let ctx = if allow_files {

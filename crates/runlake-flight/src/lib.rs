@@ -9,6 +9,7 @@ mod error;
 mod limits;
 pub mod log;
 mod metadata;
+mod planned;
 mod service;
 mod system;
 mod values;

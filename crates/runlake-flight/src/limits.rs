@@ -9,6 +9,9 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use datafusion::error::{DataFusionError, Result as DfResult};
+use datafusion::execution::cache::cache_manager::{
+    CacheManager, CacheManagerConfig, FileMetadataCache,
+};
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::memory_pool::{
     GreedyMemoryPool, MemoryConsumer, MemoryLimit, MemoryPool, MemoryReservation,
@@ -47,6 +50,10 @@ pub struct Governor {
     pool: Arc<dyn MemoryPool>,
     slots: Option<Arc<Semaphore>>,
     workers: Workers,
+    /// Parquet footers and page indexes, shared by every query's runtime (DataFusion's
+    /// default cache, bounded at its default 50 MiB), so a dashboard's many small queries
+    /// read each lake file's metadata once.
+    metadata: Arc<FileMetadataCache>,
 }
 
 impl Governor {
@@ -62,11 +69,15 @@ impl Governor {
         // As many pools as queries may run at once (all of them if that is small), each
         // with a thread per core: the operating system shares the cores between them.
         let pools = limits.max_concurrent.unwrap_or(8).clamp(1, 64);
+        let metadata = CacheManager::try_new(&CacheManagerConfig::default())
+            .map(|c| c.get_file_metadata_cache())
+            .expect("DataFusion's default cache configuration is valid");
         Self {
             workers: Workers::new(pools, threads),
             limits,
             pool,
             slots,
+            metadata,
         }
     }
 
@@ -93,6 +104,10 @@ impl Governor {
         Ok(RuntimeEnvBuilder::new()
             .with_memory_pool(pool)
             .with_disk_manager_builder(DiskManagerBuilder::default().with_mode(mode))
+            .with_cache_manager(
+                CacheManagerConfig::default()
+                    .with_file_metadata_cache(Some(Arc::clone(&self.metadata))),
+            )
             .build_arc()?)
     }
 

@@ -54,6 +54,7 @@ use crate::error::{Error, Result};
 use crate::limits::{Governor, Lease, Limits, deadline_exceeded};
 use crate::log::QueryLog;
 use crate::metadata::{XDBC_TYPES, sql_info};
+use crate::planned::{Key, Planned};
 use crate::system::SystemSchema;
 
 macro_rules! status {
@@ -75,6 +76,8 @@ struct Inner {
     sign_ins: SignInLimiter,
     /// The cluster (`df://HOST:PORT`) queries run on, if any.
     cluster: Option<String>,
+    /// Sessions and plans kept from one call of a statement to its next.
+    planned: Planned,
 }
 
 /// runlake's Flight SQL service. Cheap to clone.
@@ -131,6 +134,7 @@ impl RunlakeFlightSql {
                 // Ten failed sign-ins per address, then one more every two seconds.
                 sign_ins: SignInLimiter::new(10, std::time::Duration::from_secs(2)),
                 cluster,
+                planned: Planned::default(),
             }),
         })
     }
@@ -271,8 +275,19 @@ impl RunlakeFlightSql {
         principal: &Principal,
         mut handle: proto::StatementHandle,
     ) -> Result<(SchemaRef, proto::StatementHandle)> {
-        let session = self.session(principal, &HashMap::new()).await?;
-        let (plan, effect) = self.plan(principal, &session, &handle.sql).await?;
+        // The session and plan of the prepared statement this call follows, if any.
+        let unpinned = Key::new(principal, &handle.sql, std::iter::empty());
+        let (session, plan, effect) = match self.inner.planned.take(&unpinned) {
+            Some((session, plan)) => {
+                let effect = Effect::of(&plan);
+                (session, plan, effect)
+            }
+            None => {
+                let session = self.session(principal, &HashMap::new()).await?;
+                let (plan, effect) = self.plan(principal, &session, &handle.sql).await?;
+                (session, plan, effect)
+            }
+        };
         if writes(&effect) {
             let tracker = self.inner.queries.start(&principal.user, &handle.sql);
             let written = self.write(&session, plan, &handle).await;
@@ -301,6 +316,9 @@ impl RunlakeFlightSql {
             Some(bound) => wire_schema(bound.schema().as_arrow()),
             None => wire_schema(plan.schema().as_arrow()),
         };
+        // For the DoGet of this ticket: the same versions, so the same plan.
+        let pinned = Key::new(principal, &handle.sql, &handle.table_versions);
+        self.inner.planned.keep(pinned, session, plan);
         Ok((schema, handle))
     }
 
@@ -411,8 +429,24 @@ impl RunlakeFlightSql {
                 let pins: HashMap<String, u64> =
                     handle.table_versions.clone().into_iter().collect();
                 self.refuse_forgotten(&pins).await?;
-                let session = self.session(principal, &pins).await?;
-                let (plan, effect) = self.plan(principal, &session, &handle.sql).await?;
+                // The session and plan GetFlightInfo made for this ticket, if any.
+                let (session, plan, effect) =
+                    match self
+                        .inner
+                        .planned
+                        .take(&Key::new(principal, &handle.sql, &pins))
+                    {
+                        Some((session, plan)) => {
+                            let effect = Effect::of(&plan);
+                            (session, plan, effect)
+                        }
+                        None => {
+                            let session = self.session(principal, &pins).await?;
+                            let (plan, effect) =
+                                self.plan(principal, &session, &handle.sql).await?;
+                            (session, plan, effect)
+                        }
+                    };
                 if writes(&effect) {
                     return Err(Error::InvalidArgument(
                         "this ticket names a statement that writes but carries no result: \
@@ -1132,6 +1166,13 @@ impl FlightSqlService for RunlakeFlightSql {
             } else {
                 wire_schema(plan.schema().as_arrow())
             };
+            let parameters = parameter_schema(&plan)?;
+            if !writes(&effect) {
+                // For the GetFlightInfo that follows (a statement that writes runs there,
+                // in a session of its own).
+                let key = Key::new(&principal, &sql, std::iter::empty());
+                self.inner.planned.keep(key, session, plan);
+            }
             let handle = proto::StatementHandle {
                 sql,
                 ..Default::default()
@@ -1139,7 +1180,7 @@ impl FlightSqlService for RunlakeFlightSql {
             Ok(ActionCreatePreparedStatementResult {
                 prepared_statement_handle: self.seal(&principal, &handle).into(),
                 dataset_schema: schema_bytes(&dataset)?.into(),
-                parameter_schema: schema_bytes(parameter_schema(&plan)?.as_ref())?.into(),
+                parameter_schema: schema_bytes(parameters.as_ref())?.into(),
             })
         }
         .await;

@@ -92,7 +92,11 @@ pub struct Lake {
     /// process (the server) reads only what was committed since (see
     /// [`Lake::provider_at`]).
     snapshots: Arc<std::sync::Mutex<HashMap<String, Cached>>>,
+    /// The live views as of a version of `_views` (see [`Lake::views`]).
+    views_cache: Arc<std::sync::Mutex<Option<ViewsAt>>>,
 }
+
+type ViewsAt = (u64, Vec<(String, String)>);
 
 /// A loaded table and the identity of its newest commit file, which tells whether the
 /// table was dropped and re-created by another process since.
@@ -121,6 +125,7 @@ impl Lake {
             storage_options,
             store,
             snapshots: Arc::default(),
+            views_cache: Arc::default(),
         })
     }
 
@@ -158,7 +163,7 @@ impl Lake {
     /// Table `name` at `version` (default: the latest), from the snapshot cache when it
     /// still describes the table: only commits newer than the cached one are read, and
     /// none at all when the commit after the cached one does not exist.
-    async fn snapshot(&self, name: &str, version: Option<u64>) -> Result<DeltaTable> {
+    pub(crate) async fn snapshot(&self, name: &str, version: Option<u64>) -> Result<DeltaTable> {
         let cached = self
             .snapshots
             .lock()
@@ -291,12 +296,27 @@ impl Lake {
 
     /// Loads a table, or `None` when it does not exist.
     pub async fn table(&self, name: &str) -> Result<Option<DeltaTable>> {
+        if !self.has_log(name).await? {
+            return Ok(None);
+        }
         let mut table = self.handle(name)?;
         match table.load().await {
             Ok(()) => Ok(Some(table)),
             Err(DeltaTableError::NotATable(_)) => Ok(None),
-            Err(e) if e.to_string().contains("does not exist") => Ok(None),
             Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Whether table `name` has anything in its `_delta_log/` folder: one listing, which
+    /// tells a missing table without asking Delta to load it (and log its failure).
+    pub(crate) async fn has_log(&self, name: &str) -> Result<bool> {
+        validate_table_name(name)?;
+        let log = self.location.prefix().join(name).join("_delta_log");
+        match self.store.list(Some(&log)).next().await {
+            None => Ok(false),
+            Some(Ok(_)) => Ok(true),
+            Some(Err(object_store::Error::NotFound { .. })) => Ok(false),
+            Some(Err(e)) => Err(e.into()),
         }
     }
 
@@ -389,15 +409,20 @@ impl Lake {
                 .with_create_checkpoint(true);
             let writers = write::writers_for(rows);
             let written = if writers > 1 && write::fits(existing.as_deref(), &parts) {
-                write::write_parallel(&table, parts, writers, commit, writer_properties()).await
+                let properties = writer_properties(&parts[0].schema());
+                write::write_parallel(&table, parts, writers, commit, properties).await
             } else {
+                let properties = match parts.first() {
+                    Some(batch) => writer_properties(&batch.schema()),
+                    None => writer_properties(&datafusion::arrow::datatypes::Schema::empty()),
+                };
                 table
                     // An empty batch still commits, so the key is recorded even when every
                     // record was already present.
                     .write(parts)
                     .with_save_mode(SaveMode::Append)
                     .with_schema_mode(deltalake::operations::write::SchemaMode::Merge)
-                    .with_writer_properties(writer_properties())
+                    .with_writer_properties(properties)
                     .with_commit_properties(commit)
                     .await
                     .map(|t| t.version().unwrap_or_default())
@@ -558,16 +583,10 @@ pub struct TableFiles {
 impl Lake {
     /// The data files of table `name` at `version` (its latest when `None`), from the
     /// snapshot cache: a fixed list, so a scan of it reads that version whatever is
-    /// committed meanwhile.
+    /// committed meanwhile. Every query reads a lake table through such a list (see
+    /// `runlake_engine::SnapshotTable`); other processes can read it too, except for a
+    /// `memory://` lake's, which live in this process only.
     pub async fn files_at(&self, name: &str, version: Option<u64>) -> Result<TableFiles> {
-        if self.location.url().scheme() == "memory" {
-            return Err(Error::InvalidLocation {
-                location: self.location.to_string(),
-                reason:
-                    "a memory:// lake lives in one process; other processes cannot read its files"
-                        .into(),
-            });
-        }
         let table = self.snapshot(name, version).await?;
         let state = table.snapshot()?;
         let schema = state.snapshot().arrow_schema();
@@ -629,20 +648,31 @@ impl Lake {
     }
 }
 
-/// Parquet files: zstd, page-level statistics (so the page index is written). `_line`
-/// (source line numbers: distinct, and ascending within a file) is delta-encoded: a few
-/// bits a row before compression, where a dictionary would fill up and fall back to
-/// eight plain bytes a row for zstd to work through.
-pub(crate) fn writer_properties() -> WriterProperties {
+/// Parquet files of `schema`: zstd, page-level statistics (so the page index is
+/// written). `_line` (source line numbers: distinct, and ascending within a file) is
+/// delta-encoded: a few bits a row before compression, where a dictionary would fill up
+/// and fall back to eight plain bytes a row for zstd to work through.
+///
+/// Float columns (latencies to the microsecond: nearly every value distinct) get no
+/// dictionary either. Theirs filled its 1 MiB page and fell back to plain pages anyway,
+/// and every read of the column chunk decompressed that page first: a dashboard query
+/// selecting one page of one row group spent a tenth of its time there.
+pub(crate) fn writer_properties(schema: &datafusion::arrow::datatypes::Schema) -> WriterProperties {
     let line = ColumnPath::from(runlake_ingest::table::LINE);
-    WriterProperties::builder()
+    let mut builder = WriterProperties::builder()
         .set_compression(Compression::ZSTD(
             ZstdLevel::try_new(3).expect("a valid level"),
         ))
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_column_dictionary_enabled(line.clone(), false)
-        .set_column_encoding(line, Encoding::DELTA_BINARY_PACKED)
-        .build()
+        .set_column_encoding(line, Encoding::DELTA_BINARY_PACKED);
+    for field in schema.fields() {
+        if matches!(field.data_type(), DataType::Float32 | DataType::Float64) {
+            builder = builder
+                .set_column_dictionary_enabled(ColumnPath::from(field.name().as_str()), false);
+        }
+    }
+    builder.build()
 }
 
 /// How often a conflicting commit is retried before giving up.

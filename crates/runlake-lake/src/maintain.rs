@@ -37,8 +37,15 @@ impl Lake {
     /// holds.
     pub async fn deleted_since(&self, name: &str, version: u64) -> Result<bool> {
         use futures::TryStreamExt;
-        let Some(table) = self.table(name).await? else {
+        // Asked before every ticket a server streams: from the snapshot cache (one HEAD
+        // when nothing was committed since), not a fresh load of the table's log.
+        if !self.has_log(name).await? {
             return Ok(false);
+        }
+        let table = match self.snapshot(name, None).await {
+            Ok(table) => table,
+            Err(Error::TableNotFound(_)) => return Ok(false),
+            Err(e) => return Err(e),
         };
         let current = table.version().unwrap_or_default();
         if version >= current {
@@ -156,9 +163,10 @@ impl Lake {
             .await?
             .ok_or_else(|| Error::TableNotFound(name.to_string()))?;
         let files_before = table.snapshot()?.log_data().num_files();
+        let schema = table.snapshot()?.snapshot().arrow_schema();
         let (table, _metrics) = table
             .optimize()
-            .with_writer_properties(crate::writer_properties())
+            .with_writer_properties(crate::writer_properties(&schema))
             .await
             .map_err(|e| Error::from_write(name, e))?;
         let files_after = table.snapshot()?.log_data().num_files();

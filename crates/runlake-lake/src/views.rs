@@ -42,12 +42,31 @@ impl Lake {
     }
 
     /// The live views as (name, statement), oldest definition first.
+    ///
+    /// Every session asks, so the answer is kept per version of `_views` (shared by the
+    /// lake's clones): a session then costs one listing when the lake has no views, and
+    /// one HEAD of the next commit file when it has.
     pub async fn views(&self) -> Result<Vec<(String, String)>> {
-        if self.table(VIEWS).await?.is_none() {
+        if !self.has_log(VIEWS).await? {
             return Ok(Vec::new());
         }
+        let table = self.snapshot(VIEWS, None).await?;
+        let version = table.version().unwrap_or_default();
+        if let Some((v, views)) = self.views_cache.lock().ok().and_then(|c| c.clone())
+            && v == version
+        {
+            return Ok(views);
+        }
+        let views = self.read_views(table).await?;
+        if let Ok(mut cache) = self.views_cache.lock() {
+            *cache = Some((version, views.clone()));
+        }
+        Ok(views)
+    }
+
+    async fn read_views(&self, table: deltalake::DeltaTable) -> Result<Vec<(String, String)>> {
         let ctx = SessionContext::new();
-        ctx.register_table("v", self.provider(VIEWS).await?)?;
+        ctx.register_table("v", table.table_provider().await?)?;
         let batches = ctx
             .sql(
                 "SELECT name, definition FROM ( \

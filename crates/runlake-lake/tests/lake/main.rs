@@ -514,3 +514,69 @@ async fn a_handle_sees_commits_made_through_another_and_still_reads_old_versions
     assert_eq!(batches[0].column(0).as_primitive::<Int64Type>().value(0), 2);
     assert_eq!(count(&reader, "SELECT count(*) FROM steps").await, 5);
 }
+
+#[tokio::test]
+async fn float_columns_are_written_without_a_dictionary() {
+    use datafusion::parquet::basic::Encoding;
+    use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
+
+    let (dir, lake) = local_lake();
+    // Distinct latencies, as real ones are: a dictionary would only fill up and fall back.
+    let ids: Vec<i64> = (0..5000).map(|i| i % 7).collect();
+    let latency: Vec<f64> = (0..5000).map(|i| i as f64 * 1.001).collect();
+    lake.append(
+        "requests",
+        vec![batch(&ids, &latency)],
+        &CommitKey::new("ingest:floats"),
+        &[],
+        false,
+    )
+    .await
+    .unwrap();
+    let files = lake.files_at("requests", None).await.unwrap();
+    assert_eq!(files.files.len(), 1);
+    let name = files.files[0].0.rsplit('/').next().unwrap().to_string();
+    let file = std::fs::File::open(dir.path().join("lake/requests").join(name)).unwrap();
+    let reader = SerializedFileReader::new(file).unwrap();
+    let row_group = reader.metadata().row_group(0);
+    let encodings = |column: &str| -> Vec<Encoding> {
+        let chunk = (0..row_group.num_columns())
+            .map(|i| row_group.column(i))
+            .find(|c| c.column_path().string() == column)
+            .unwrap();
+        chunk.encodings().collect()
+    };
+    let dictionary =
+        |e: &Encoding| matches!(e, Encoding::RLE_DICTIONARY | Encoding::PLAIN_DICTIONARY);
+    assert!(
+        !encodings("e2e_ms").iter().any(dictionary),
+        "{:?}",
+        encodings("e2e_ms")
+    );
+    // Other columns keep parquet's default: seven distinct ids are a dictionary.
+    assert!(
+        encodings("request_index").iter().any(dictionary),
+        "{:?}",
+        encodings("request_index")
+    );
+}
+
+#[tokio::test]
+async fn a_missing_table_and_missing_views_are_none_and_empty() {
+    let (_dir, lake) = local_lake();
+    assert!(lake.table("nothing_here").await.unwrap().is_none());
+    assert!(lake.views().await.unwrap().is_empty());
+    lake.save_view("v", Some("CREATE VIEW v AS SELECT 1 AS one"))
+        .await
+        .unwrap();
+    assert_eq!(
+        lake.views().await.unwrap(),
+        [(
+            "v".to_string(),
+            "CREATE VIEW v AS SELECT 1 AS one".to_string()
+        )]
+    );
+    // A second definition is seen at once, through the cache kept per version.
+    lake.save_view("v", None).await.unwrap();
+    assert!(lake.views().await.unwrap().is_empty());
+}
