@@ -324,6 +324,16 @@ fn the_adbc_driver_queries_prepares_ingests_and_browses() {
 }
 
 #[test]
+fn a_prepared_statement_reads_what_was_committed_before_it_runs() {
+    // The server keeps a prepared statement's plan for its execution; a commit or a view
+    // change in between must be seen, as if it were planned when it runs.
+    let dir = demo_lake();
+    let server = Server::start(dir.path(), &[]);
+    let out = server.client("stale", None);
+    assert_eq!(out, serde_json::json!({"count": 3, "view": 3}), "{out}");
+}
+
+#[test]
 fn pyarrow_flight_sees_one_endpoint_and_the_advertised_schema() {
     let dir = demo_lake();
     let server = Server::start(dir.path(), &[]);

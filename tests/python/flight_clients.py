@@ -19,6 +19,8 @@ Scenarios:
             a user and password may follow the SQL
   limits    a query over its memory, one over its time, one queued out, each failing
             alone; system.queries records them
+  stale     a statement prepared, then a commit and a view change from another cursor,
+            then the statement executed: it reads the commit and the new view
 """
 import json
 import sys
@@ -446,6 +448,29 @@ def sqlalchemy(uri, user, password):
     print(json.dumps(out))
 
 
+def stale(uri, user, password):
+    import adbc_driver_flightsql.dbapi as flightsql
+
+    out = {}
+    with flightsql.connect(uri) as conn:
+        writer = conn.cursor()
+        writer.execute("CREATE TABLE fresh AS SELECT 1 AS x")
+        writer.execute("CREATE VIEW fresh_view AS SELECT x FROM fresh WHERE x > 1")
+        reader = conn.cursor()
+        count = "SELECT count(*) AS n FROM fresh"
+        through_view = "SELECT count(*) AS n FROM fresh_view"
+        reader.adbc_prepare(count)
+        other = conn.cursor()
+        other.adbc_prepare(through_view)
+        writer.execute("INSERT INTO fresh VALUES (2), (3)")
+        writer.execute("CREATE OR REPLACE VIEW fresh_view AS SELECT x FROM fresh")
+        reader.execute(count)
+        out["count"] = reader.fetchall()[0][0]
+        other.execute(through_view)
+        out["view"] = other.fetchall()[0][0]
+    print(json.dumps(out))
+
+
 def query(uri, sql, user=None, password=None):
     import adbc_driver_flightsql.dbapi as flightsql
 
@@ -476,6 +501,7 @@ if __name__ == "__main__":
         "limits": limits,
         "tls": tls,
         "load": load,
+        "stale": stale,
     }[scenario](
         uri, user, password
     )

@@ -10,6 +10,10 @@
 //! - The key holds the table versions the plan reads (the ticket's pins), so DoGet runs
 //!   the versions its ticket names, as when it planned anew.
 //! - A plan is taken, not copied: two DoGets of one ticket never share a session.
+//! - A plan without pins (a prepared statement's, taken by its GetFlightInfo) is used only
+//!   while it is still current: every table it read at its latest version, and the
+//!   lake's views as they were (the caller checks, see `RunlakeFlightSql::current`). A
+//!   statement prepared, then a commit, then executed reads the commit.
 //! - Entries are few and short-lived: at most [`MAX`], each for at most [`KEEP`].
 //!   Without a matching entry a call plans as before, so a dropped entry costs only
 //!   time.
@@ -59,8 +63,13 @@ struct Entry {
     key: Key,
     session: Session,
     plan: LogicalPlan,
+    /// The lake's views when the plan was made.
+    views: Views,
     at: Instant,
 }
+
+/// The lake's live views (name, statement).
+pub(crate) type Views = Vec<(String, String)>;
 
 /// The plans waiting for their statement's next call.
 #[derive(Default)]
@@ -69,8 +78,8 @@ pub(crate) struct Planned {
 }
 
 impl Planned {
-    /// Keeps `session` and its `plan` of the statement `key` names.
-    pub(crate) fn keep(&self, key: Key, session: Session, plan: LogicalPlan) {
+    /// Keeps `session` and its `plan` of the statement `key` names, made with `views`.
+    pub(crate) fn keep(&self, key: Key, session: Session, plan: LogicalPlan, views: Views) {
         let now = Instant::now();
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         entries.retain(|e| now.duration_since(e.at) < KEEP);
@@ -81,18 +90,19 @@ impl Planned {
             key,
             session,
             plan,
+            views,
             at: now,
         });
     }
 
     /// Takes the newest waiting plan of the statement `key` names, if any.
-    pub(crate) fn take(&self, key: &Key) -> Option<(Session, LogicalPlan)> {
+    pub(crate) fn take(&self, key: &Key) -> Option<(Session, LogicalPlan, Views)> {
         let now = Instant::now();
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         let index = entries
             .iter()
             .rposition(|e| &e.key == key && now.duration_since(e.at) < KEEP)?;
         let entry = entries.remove(index)?;
-        Some((entry.session, entry.plan))
+        Some((entry.session, entry.plan, entry.views))
     }
 }

@@ -277,7 +277,13 @@ impl RunlakeFlightSql {
     ) -> Result<(SchemaRef, proto::StatementHandle)> {
         // The session and plan of the prepared statement this call follows, if any.
         let unpinned = Key::new(principal, &handle.sql, std::iter::empty());
-        let (session, plan, effect) = match self.inner.planned.take(&unpinned) {
+        let kept = match self.inner.planned.take(&unpinned) {
+            Some((session, plan, views)) if self.current(&session, &views).await? => {
+                Some((session, plan))
+            }
+            _ => None,
+        };
+        let (session, plan, effect) = match kept {
             Some((session, plan)) => {
                 let effect = Effect::of(&plan);
                 (session, plan, effect)
@@ -318,7 +324,7 @@ impl RunlakeFlightSql {
         };
         // For the DoGet of this ticket: the same versions, so the same plan.
         let pinned = Key::new(principal, &handle.sql, &handle.table_versions);
-        self.inner.planned.keep(pinned, session, plan);
+        self.inner.planned.keep(pinned, session, plan, Vec::new());
         Ok((schema, handle))
     }
 
@@ -436,7 +442,8 @@ impl RunlakeFlightSql {
                         .planned
                         .take(&Key::new(principal, &handle.sql, &pins))
                     {
-                        Some((session, plan)) => {
+                        // Pinned: the versions the ticket names, whatever came since.
+                        Some((session, plan, _)) => {
                             let effect = Effect::of(&plan);
                             (session, plan, effect)
                         }
@@ -521,6 +528,18 @@ impl RunlakeFlightSql {
             }
         });
         Ok(encode(schema, batches))
+    }
+
+    /// Whether `session` (planned with the lake's `views`) still reads what a session
+    /// opened now would: each table it read at the table's latest version, and the same
+    /// views. One HEAD per table from the snapshot cache when nothing changed.
+    async fn current(&self, session: &Session, views: &[(String, String)]) -> Result<bool> {
+        for (table, version) in session.versions() {
+            if self.inner.lake.latest_version(&table).await? != Some(version) {
+                return Ok(false);
+            }
+        }
+        Ok(self.inner.lake.views().await? == views)
     }
 
     /// Refuses pinned table versions that a `forget` has deleted rows behind since: a
@@ -1171,7 +1190,8 @@ impl FlightSqlService for RunlakeFlightSql {
                 // For the GetFlightInfo that follows (a statement that writes runs there,
                 // in a session of its own).
                 let key = Key::new(&principal, &sql, std::iter::empty());
-                self.inner.planned.keep(key, session, plan);
+                let views = self.inner.lake.views().await?;
+                self.inner.planned.keep(key, session, plan, views);
             }
             let handle = proto::StatementHandle {
                 sql,

@@ -581,6 +581,19 @@ pub struct TableFiles {
 }
 
 impl Lake {
+    /// The latest version of table `name` (`None` when there is no such table), from the
+    /// snapshot cache.
+    pub async fn latest_version(&self, name: &str) -> Result<Option<u64>> {
+        if !self.has_log(name).await? {
+            return Ok(None);
+        }
+        match self.snapshot(name, None).await {
+            Ok(table) => Ok(table.version()),
+            Err(Error::TableNotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The data files of table `name` at `version` (its latest when `None`), from the
     /// snapshot cache: a fixed list, so a scan of it reads that version whatever is
     /// committed meanwhile. Every query reads a lake table through such a list (see
