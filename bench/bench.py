@@ -457,6 +457,11 @@ def write_markdown(args, results):
                                 f"{'met' if m <= 1 else '**not met**'} |")
             else:
                 verdicts.append(f"| {w} | {text} | {got:.2f}x {peer} | {'met' if got <= limit else '**not met**'} |")
+            if "runlake-server" in engines:
+                got = statistics.median(engines["runlake-server"]["times"]) / statistics.median(
+                    engines[peer]["times"])
+                verdicts.append(f"| {w} (server) | {text}, through ADBC against `runlake serve` | "
+                                f"{got:.2f}x {peer} | {'met' if got <= limit else '**not met**'} |")
         if "runlake-baseline" in engines and size == largest:
             got = statistics.median(ref["times"]) / statistics.median(engines["runlake-baseline"]["times"])
             verdicts.append(f"| {w} | no slower than the baseline binary | {got:.2f}x baseline | |")

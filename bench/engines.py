@@ -3,6 +3,7 @@ are made before the clock starts, reading the input file is timed. Prints one JS
 object: {"seconds": ..., "check": [numbers]}.
 
     python bench/engines.py ENGINE WORKLOAD FILE [URI|OUT]
+    python bench/engines.py runlake-server WORKLOAD URI
 """
 import json
 import sys
@@ -82,6 +83,17 @@ def main(engine, workload, f, extra=None):
         exec(queries.W5["runlake"], scope)
         seconds = time.perf_counter() - start
         check = [float(scope["table"].num_rows)]
+    elif engine == "runlake-server":
+        # runlake's SQL through ADBC against a running `runlake serve` at `f` (a URI).
+        import adbc_driver_flightsql.dbapi
+
+        conn = adbc_driver_flightsql.dbapi.connect(f)
+        cur = conn.cursor()
+        start = time.perf_counter()
+        cur.execute(getattr(queries, workload)["runlake"])
+        rows = cur.fetchall()
+        seconds = time.perf_counter() - start
+        check = flat([list(r) for r in rows])
     else:
         raise SystemExit(f"unknown engine {engine}")
     print(json.dumps({"seconds": seconds, "check": check}))

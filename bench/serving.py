@@ -146,10 +146,21 @@ def w8(b, work, rows):
     table_bytes = sum(os.path.getsize(f) for f in files)
     where = os.path.join(lake, "requests", "**", "*.parquet")
     sql = queries.W8["runlake"]
-    b.interleave("W8", rows, {
-        "runlake": lambda: b.runlake_sql(sql, lake),
-        "duckdb": lambda: b.peer("duckdb", "W8", where),
-    })
+    # runlake twice: a whole `runlake sql` process (start-up, the lake's log, every footer
+    # it reads), and the query through ADBC against a running server (its memory: the
+    # server's peak), as a dashboard or a scheduled report sends it.
+    server = Server(b.runlake, lake)
+    try:
+        def served():
+            seconds, _, check = b.peer("runlake-server", "W8", server.uri)
+            return seconds, server.peak_mib(), check
+        b.interleave("W8", rows, {
+            "runlake": lambda: b.runlake_sql(sql, lake),
+            "runlake-server": served,
+            "duckdb": lambda: b.peer("duckdb", "W8", where),
+        })
+    finally:
+        server.stop()
     analyzed = run([b.runlake, "--lake", lake, "sql", "--format", "csv", "EXPLAIN ANALYZE " + sql])
     matching = float(run([b.runlake, "--lake", lake, "sql", "--format", "csv",
                           f"SELECT count(*) FROM requests WHERE {queries.W8_WHERE}"]).splitlines()[-1])

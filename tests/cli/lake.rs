@@ -429,6 +429,118 @@ fn views_persist_across_sessions_until_dropped() {
     assert_eq!(sql("DROP VIEW errors"), "result\ndropped view errors\n");
 }
 
+#[test]
+fn a_sort_order_set_on_a_table_orders_the_appends_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let sql = |q: &str| ok(dir.path(), &["sql", "--format", "csv", q]);
+    let csv = |name: &str, rows: &[(&str, &str, f64)]| {
+        let mut text = String::from("model,framework,actual_ms\n");
+        for (model, framework, ms) in rows {
+            text += &format!("{model},{framework},{ms}\n");
+        }
+        std::fs::write(dir.path().join(name), text).unwrap();
+    };
+    let files = || -> Vec<String> {
+        let mut files: Vec<String> = std::fs::read_dir(dir.path().join("lake/latency"))
+            .unwrap()
+            .map(|e| e.unwrap().path().to_string_lossy().into_owned())
+            .filter(|p| p.ends_with(".parquet"))
+            .collect();
+        files.sort();
+        files
+    };
+    csv("a.csv", &[("m2", "vLLM", 1.0), ("m1", "SGLang", 2.0)]);
+    ok(dir.path(), &["ingest", "a.csv", "--table", "latency"]);
+    assert_eq!(
+        ok(dir.path(), &["sort-by", "latency"]),
+        "appends to latency are not sorted (no natural keys; `runlake sort-by latency COLUMN...` sets an order)\n"
+    );
+
+    // Columns are checked against the table before anything is committed.
+    for (columns, says) in [
+        (
+            &["nope"][..],
+            "no column 'nope' (the table has model, framework, actual_ms",
+        ),
+        (&["model", "model"][..], "'model' is named twice"),
+    ] {
+        let mut args = vec!["sort-by", "latency"];
+        args.extend(columns);
+        let o = runlake(dir.path(), &args);
+        assert_eq!(o.status.code(), Some(1));
+        assert!(stderr(&o).contains(says), "{}", stderr(&o));
+    }
+    let missing = runlake(dir.path(), &["sort-by", "nothing", "model"]);
+    assert!(
+        stderr(&missing).contains("'nothing' does not exist"),
+        "{}",
+        stderr(&missing)
+    );
+
+    let set = ok(dir.path(), &["sort-by", "latency", "framework", "model"]);
+    assert!(
+        set.starts_with("version ")
+            && set.ends_with(": appends to latency are sorted by framework, model; the files already written keep their order\n"),
+        "{set}"
+    );
+    assert!(
+        ok(dir.path(), &["schema", "latency"])
+            .ends_with("appends to latency are sorted by framework, model\n")
+    );
+    let before = files();
+    csv(
+        "b.csv",
+        &[
+            ("m2", "vLLM", 3.0),
+            ("m1", "vLLM", 4.0),
+            ("m3", "SGLang", 5.0),
+            ("m1", "SGLang", 6.0),
+        ],
+    );
+    ok(dir.path(), &["ingest", "b.csv", "--table", "latency"]);
+    let new: Vec<String> = files()
+        .into_iter()
+        .filter(|f| !before.contains(f))
+        .collect();
+    assert_eq!(new.len(), 1);
+    // The file as written, in its own order.
+    assert_eq!(
+        sql(&format!(
+            "SELECT framework, model, actual_ms FROM '{}'",
+            new[0]
+        )),
+        "framework,model,actual_ms\nSGLang,m1,6.0\nSGLang,m3,5.0\nvLLM,m1,4.0\nvLLM,m2,3.0\n"
+    );
+    // The older file kept its order, and the table holds every row once.
+    assert_eq!(
+        sql(&format!("SELECT model FROM '{}'", before[0])),
+        "model\nm2\nm1\n"
+    );
+    assert_eq!(
+        sql("SELECT count(*) AS n, sum(actual_ms) AS s FROM latency"),
+        "n,s\n6,21.0\n"
+    );
+
+    let reset = ok(dir.path(), &["sort-by", "latency", "--reset"]);
+    assert!(
+        reset.contains(": appends to latency are not sorted (no natural keys"),
+        "{reset}"
+    );
+    assert!(
+        ok(dir.path(), &["sort-by", "latency"]).starts_with("appends to latency are not sorted")
+    );
+    assert_eq!(
+        stderr(&runlake(
+            dir.path(),
+            &["sort-by", "latency", "model", "--reset"]
+        ))
+        .lines()
+        .next()
+        .unwrap_or(""),
+        "error: the argument '[COLUMNS]...' cannot be used with '--reset'"
+    );
+}
+
 /// `runlake ... | head`: a reader that stops early ends the command quietly (exit 141,
 /// as for any Unix filter killed by SIGPIPE), with nothing on standard error.
 #[test]

@@ -490,7 +490,46 @@ pub async fn schema(lake: &Lake, table: &str) -> crate::error::Result<ExitCode> 
             runlake_engine::types::sql_type_name(f.data_type())
         )?;
     }
+    outln!(
+        "{}",
+        sort_order_line(&info.name, lake.sort_order(table).await?)
+    )?;
     Ok(ExitCode::SUCCESS)
+}
+
+pub async fn sort_by(
+    lake: &Lake,
+    table: &str,
+    columns: &[String],
+    reset: bool,
+) -> crate::error::Result<ExitCode> {
+    if columns.is_empty() && !reset {
+        outln!("{}", sort_order_line(table, lake.sort_order(table).await?))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let version = lake.set_sort_order(table, columns).await?;
+    let set = (!columns.is_empty()).then(|| columns.to_vec());
+    outln!(
+        "version {version}: {}; the files already written keep their order",
+        sort_order_line(table, set)
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// How the appends to `table` are sorted, given the order set on it.
+fn sort_order_line(table: &str, set: Option<Vec<String>>) -> String {
+    match set {
+        Some(columns) => format!("appends to {table} are sorted by {}", columns.join(", ")),
+        None => match runlake_ingest::natural_keys(table) {
+            [] => format!(
+                "appends to {table} are not sorted (no natural keys; `runlake sort-by {table} COLUMN...` sets an order)"
+            ),
+            keys => format!(
+                "appends to {table} are sorted by {} (its natural keys, the default)",
+                keys.join(", ")
+            ),
+        },
+    }
 }
 
 pub async fn forget(lake: &Lake, source: &str) -> crate::error::Result<ExitCode> {

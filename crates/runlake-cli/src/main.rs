@@ -71,6 +71,17 @@ enum Command {
         /// The table.
         table: String,
     },
+    /// Show or set the order a table's appends are written in. Filters on the leading
+    /// columns skip the most files and pages; the default is the table's natural keys.
+    SortBy {
+        /// The table.
+        table: String,
+        /// The columns, most significant first (none: show the current order).
+        columns: Vec<String>,
+        /// Return to the table's natural keys.
+        #[arg(long, conflicts_with = "columns")]
+        reset: bool,
+    },
     /// Delete a table and its files.
     Drop {
         /// The table.
@@ -195,6 +206,11 @@ async fn run(cli: Cli) -> crate::error::Result<ExitCode> {
         Command::Ingest(args) => commands::ingest(&lake, args).await,
         Command::Tables => commands::tables(&lake).await,
         Command::Schema { table } => commands::schema(&lake, &table).await,
+        Command::SortBy {
+            table,
+            columns,
+            reset,
+        } => commands::sort_by(&lake, &table, &columns, reset).await,
         Command::Drop { table } => {
             lake.drop_table(&table).await?;
             outln!("dropped table {table}")?;

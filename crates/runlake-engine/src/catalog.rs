@@ -114,7 +114,7 @@ impl SchemaProvider for LakeSchema {
         // their time there), footers cached by the runtime across queries.
         let loaded = self.lake.files_at(name, pin).await.map(|files| {
             let version = files.version;
-            let table = crate::cluster::SnapshotTable::new(name, files);
+            let table = crate::snapshot::SnapshotTable::new(name, files);
             (Arc::new(table) as Arc<dyn TableProvider>, version)
         });
         let (provider, version) = match loaded {

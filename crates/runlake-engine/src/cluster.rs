@@ -24,6 +24,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
 
+use crate::snapshot::SnapshotTable;
 use async_trait::async_trait;
 use ballista_core::execution_plans::DistributedQueryExec;
 use ballista_core::extension::{SessionConfigExt, SessionStateExt};
@@ -31,34 +32,23 @@ use ballista_core::planner::BallistaQueryPlanner;
 use ballista_core::serde::BallistaLogicalExtensionCodec;
 use ballista_core::serde::protobuf::CancelJobParams;
 use ballista_core::serde::protobuf::scheduler_grpc_client::SchedulerGrpcClient;
-use datafusion::arrow::datatypes::{DataType, FieldRef, Schema, SchemaRef};
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{Session as CatalogSession, TableProvider};
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
-use datafusion::common::{DFSchema, DataFusionError, Result, TableReference};
-use datafusion::datasource::listing::PartitionedFile;
-use datafusion::datasource::physical_plan::parquet::CachedParquetFileReaderFactory;
-use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
-use datafusion::datasource::source::DataSourceExec;
+use datafusion::common::{DataFusionError, Result, TableReference};
 use datafusion::datasource::source_as_provider;
 use datafusion::execution::TaskContext;
 use datafusion::execution::context::QueryPlanner;
-use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
 use datafusion::execution::{RecordBatchStream, SendableRecordBatchStream};
-use datafusion::logical_expr::utils::conjunction;
-use datafusion::logical_expr::{
-    AggregateUDF, Expr, Extension, LogicalPlan, ScalarUDF, TableProviderFilterPushDown, TableScan,
-    TableType,
-};
-use datafusion::physical_plan::empty::EmptyExec;
+use datafusion::logical_expr::{AggregateUDF, Expr, Extension, LogicalPlan, ScalarUDF, TableScan};
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties};
 use datafusion::physical_planner::{DefaultPhysicalPlanner, PhysicalPlanner};
 use datafusion::prelude::SessionConfig;
 use datafusion_proto::logical_plan::LogicalExtensionCodec;
 use datafusion_proto::protobuf::LogicalPlanNode;
 use prost::Message;
-use runlake_lake::TableFiles;
-use runlake_proto::v1::{DataFile, SnapshotScan};
+use runlake_proto::v1::SnapshotScan;
 
 /// The URL scheme of a cluster's scheduler: `df://HOST:PORT`.
 pub const SCHEME: &str = "df://";
@@ -104,143 +94,6 @@ pub async fn reach(cluster: &str) -> Result<()> {
             "cannot reach the cluster's scheduler at {url}: no answer within 10 s"
         ))),
     }
-}
-
-/// One version of a lake table as a plain Parquet scan of its files.
-#[derive(Debug, Clone)]
-pub struct SnapshotTable {
-    table: String,
-    files: TableFiles,
-}
-
-impl SnapshotTable {
-    /// A scan of `files`. Text and binary columns are read as view types (as DataFusion
-    /// reads Parquet, and as Delta's provider showed them): no copy of each string.
-    pub fn new(table: &str, mut files: TableFiles) -> Self {
-        let fields: Vec<FieldRef> = files.schema.fields().iter().map(view_types).collect();
-        files.schema = Arc::new(Schema::new_with_metadata(
-            fields,
-            files.schema.metadata().clone(),
-        ));
-        SnapshotTable {
-            table: table.to_string(),
-            files,
-        }
-    }
-
-    /// The table version this scan reads.
-    pub fn version(&self) -> u64 {
-        self.files.version
-    }
-
-    fn to_proto(&self) -> SnapshotScan {
-        SnapshotScan {
-            table: self.table.clone(),
-            version: self.files.version,
-            store_url: self.files.store_url.clone(),
-            files: self
-                .files
-                .files
-                .iter()
-                .map(|(path, size)| DataFile {
-                    path: path.clone(),
-                    size: *size,
-                })
-                .collect(),
-        }
-    }
-
-    fn from_proto(scan: SnapshotScan, schema: SchemaRef) -> Self {
-        SnapshotTable {
-            table: scan.table,
-            files: TableFiles {
-                schema,
-                store_url: scan.store_url,
-                files: scan.files.into_iter().map(|f| (f.path, f.size)).collect(),
-                version: scan.version,
-            },
-        }
-    }
-}
-
-#[async_trait]
-impl TableProvider for SnapshotTable {
-    fn schema(&self) -> SchemaRef {
-        Arc::clone(&self.files.schema)
-    }
-
-    fn table_type(&self) -> TableType {
-        TableType::Base
-    }
-
-    fn supports_filters_pushdown(
-        &self,
-        filters: &[&Expr],
-    ) -> Result<Vec<TableProviderFilterPushDown>> {
-        // Used to prune row groups and pages; the filter itself stays in the plan.
-        Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
-    }
-
-    async fn scan(
-        &self,
-        state: &dyn CatalogSession,
-        projection: Option<&Vec<usize>>,
-        filters: &[Expr],
-        limit: Option<usize>,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        let schema = self.schema();
-        if self.files.files.is_empty() {
-            let projected = match projection {
-                Some(p) => Arc::new(schema.project(p)?),
-                None => schema,
-            };
-            return Ok(Arc::new(EmptyExec::new(projected)));
-        }
-        let url = ObjectStoreUrl::parse(&self.files.store_url)?;
-        // Footers and page indexes come from the runtime's metadata cache (as for
-        // DataFusion's own listing tables): a server's runtimes share one, so a file's
-        // metadata is read once, not once per query.
-        // A cluster's scheduler plans without the store (executors run the plan, each
-        // with its own runtime): there the scan keeps DataFusion's default reader.
-        let runtime = state.runtime_env();
-        let mut source = ParquetSource::new(Arc::clone(&schema))
-            .with_table_parquet_options(state.table_options().parquet.clone());
-        if let Ok(store) = runtime.object_store(&url) {
-            let metadata = runtime.cache_manager.get_file_metadata_cache();
-            let reader = CachedParquetFileReaderFactory::new(store, metadata);
-            source = source.with_parquet_file_reader_factory(Arc::new(reader));
-        }
-        if let Some(predicate) = conjunction(filters.iter().cloned()) {
-            let df_schema = DFSchema::try_from(Arc::clone(&schema))?;
-            source = source.with_predicate(state.create_physical_expr(predicate, &df_schema)?);
-        }
-        let files: Vec<PartitionedFile> = self
-            .files
-            .files
-            .iter()
-            .map(|(path, size)| PartitionedFile::new(path.clone(), *size))
-            .collect();
-        let groups = FileGroup::new(files).split_files(state.config().target_partitions());
-        let config = FileScanConfigBuilder::new(url, Arc::new(source))
-            .with_file_groups(groups)
-            .with_projection_indices(projection.cloned())?
-            .with_limit(limit)
-            .build();
-        Ok(DataSourceExec::from_data_source(config))
-    }
-}
-
-/// `field` with its text and binary types, nested ones included, as view types.
-fn view_types(field: &FieldRef) -> FieldRef {
-    let data_type = match field.data_type() {
-        DataType::Utf8 | DataType::LargeUtf8 => DataType::Utf8View,
-        DataType::Binary | DataType::LargeBinary => DataType::BinaryView,
-        DataType::Struct(fields) => DataType::Struct(fields.iter().map(view_types).collect()),
-        DataType::List(inner) => DataType::List(view_types(inner)),
-        DataType::LargeList(inner) => DataType::LargeList(view_types(inner)),
-        _ => return Arc::clone(field),
-    };
-    Arc::new(field.as_ref().clone().with_data_type(data_type))
 }
 
 /// Carries [`SnapshotTable`]s in the logical plans a client sends the scheduler; the rest

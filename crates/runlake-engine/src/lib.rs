@@ -17,10 +17,12 @@ mod groupby;
 mod levels;
 mod listscan;
 pub mod options;
+pub mod snapshot;
 pub mod sql;
 pub mod types;
 
 pub use crate::groupby::{IntKeyAggregate, IntKeyAggregateExec};
 pub use crate::listscan::ListScan;
 pub use crate::options::RunlakeOptions;
+pub use crate::snapshot::SnapshotTable;
 pub use crate::sql::{Session, SessionOptions};

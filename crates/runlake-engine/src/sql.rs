@@ -376,7 +376,7 @@ impl Session {
         ));
         let provider = if self.schema.is_cluster() {
             let files = self.lake.files_at(name, None).await.map_err(lake_error)?;
-            Arc::new(crate::cluster::SnapshotTable::new(name, files)) as _
+            Arc::new(crate::snapshot::SnapshotTable::new(name, files)) as _
         } else {
             self.lake.provider(name).await.map_err(lake_error)?
         };

@@ -20,9 +20,17 @@ pub enum Error {
     #[error("table '{table}': {message}")]
     Write { table: String, message: String },
 
-    /// A table a cluster cannot read as a plain list of Parquet files.
-    #[error("table '{table}' cannot be read on a cluster: {message}")]
+    /// A table that is not a plain list of Parquet files (written by another tool).
+    #[error("table '{table}' cannot be read: {message}")]
     NotPlainParquet { table: String, message: String },
+
+    /// A sort order a table cannot take.
+    #[error("table '{table}': cannot sort by {columns}: {reason}")]
+    InvalidSortOrder {
+        table: String,
+        columns: String,
+        reason: String,
+    },
 
     #[error("{what}: {source}")]
     Io {

@@ -9,7 +9,9 @@
 //! key committed.
 
 mod error;
+mod files;
 mod ingest;
+mod layout;
 mod location;
 mod maintain;
 mod runs;
@@ -42,7 +44,9 @@ use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
 
 pub use crate::error::{Error, Result, TypeConflict};
+pub use crate::files::{ColumnBounds, FileStatistics, TableFiles};
 pub use crate::ingest::{INGESTS, IngestOptions, IngestReport, REJECTS, TableReport};
+pub use crate::layout::SORT_ORDER;
 pub use crate::location::Location;
 pub use crate::maintain::{CompactReport, TableInfo};
 pub use crate::runs::{
@@ -94,7 +98,12 @@ pub struct Lake {
     snapshots: Arc<std::sync::Mutex<HashMap<String, Cached>>>,
     /// The live views as of a version of `_views` (see [`Lake::views`]).
     views_cache: Arc<std::sync::Mutex<Option<ViewsAt>>>,
+    /// The per-file statistics of each table's files as last read (see
+    /// [`Lake::files_at`]).
+    file_stats: Arc<std::sync::Mutex<HashMap<String, FilesAndStats>>>,
 }
+
+type FilesAndStats = (Arc<Vec<(String, u64)>>, Arc<FileStatistics>);
 
 type ViewsAt = (u64, Vec<(String, String)>);
 
@@ -126,6 +135,7 @@ impl Lake {
             store,
             snapshots: Arc::default(),
             views_cache: Arc::default(),
+            file_stats: Arc::default(),
         })
     }
 
@@ -354,7 +364,8 @@ impl Lake {
 
     /// Appends `batches` to table `name` (created with their schema if missing) in one
     /// commit carrying `key`; a key already committed makes this a no-op. Rows are sorted
-    /// by `keys` (the table's natural keys); with `dedupe`, rows whose keys the table
+    /// by the table's sort order ([`Lake::set_sort_order`]), by default `keys` (the
+    /// table's natural keys); with `dedupe`, rows whose keys the table
     /// already holds are left out, and concurrent writers to the table are serialised by
     /// Delta's conflict check so none can slip a duplicate in between. New columns are
     /// added to the table's schema (NULL for earlier rows); a column whose type differs
@@ -386,13 +397,20 @@ impl Lake {
                     .map(|b| conform(name, b, schema))
                     .collect::<Result<_>>()?;
             }
-            if !keys.is_empty() {
+            // Rows are written in the table's sort order: the one set on it, or else its
+            // natural keys.
+            let order = layout::sort_order_of(&table);
+            let sort_by: Vec<&str> = match &order {
+                Some(columns) => columns.iter().map(String::as_str).collect(),
+                None => keys.to_vec(),
+            };
+            if !keys.is_empty() || !sort_by.is_empty() {
                 // Deduplication and sorting work on the source's rows as one batch.
                 let mut batch = concat(name, &parts)?;
-                if dedupe && version.is_some() {
+                if dedupe && version.is_some() && !keys.is_empty() {
                     batch = self.drop_present(name, &table, batch, keys).await?;
                 }
-                parts = vec![sort(name, batch, keys)?];
+                parts = vec![sort(name, batch, &sort_by)?];
             }
             let rows = parts.iter().map(RecordBatch::num_rows).sum();
             let mut txns = vec![Transaction::new(&key.app_id, key.version)];
@@ -564,22 +582,6 @@ impl Lake {
     }
 }
 
-/// The data files of one version of a table: what a plain Parquet scan of that version
-/// reads (see [`Lake::files_at`]).
-#[derive(Debug, Clone, PartialEq)]
-pub struct TableFiles {
-    /// The table's columns, as its Delta provider shows them.
-    pub schema: SchemaRef,
-    /// The object store the files are in, as DataFusion names it (`file:///`,
-    /// `s3://bucket`): every process that reads them registers the lake's store there
-    /// ([`Lake::register_store`]). Never holds a credential.
-    pub store_url: String,
-    /// Each file's path within that store and its size in bytes.
-    pub files: Vec<(String, u64)>,
-    /// The table version these files make up.
-    pub version: u64,
-}
-
 impl Lake {
     /// The latest version of table `name` (`None` when there is no such table), from the
     /// snapshot cache.
@@ -592,47 +594,6 @@ impl Lake {
             Err(Error::TableNotFound(_)) => Ok(None),
             Err(e) => Err(e),
         }
-    }
-
-    /// The data files of table `name` at `version` (its latest when `None`), from the
-    /// snapshot cache: a fixed list, so a scan of it reads that version whatever is
-    /// committed meanwhile. Every query reads a lake table through such a list (see
-    /// `runlake_engine::SnapshotTable`); other processes can read it too, except for a
-    /// `memory://` lake's, which live in this process only.
-    pub async fn files_at(&self, name: &str, version: Option<u64>) -> Result<TableFiles> {
-        let table = self.snapshot(name, version).await?;
-        let state = table.snapshot()?;
-        let schema = state.snapshot().arrow_schema();
-        let root = self.location.prefix().join(name);
-        let mut files = Vec::new();
-        for file in state.log_data().iter() {
-            if file.deletion_vector_descriptor().is_some() {
-                return Err(Error::NotPlainParquet {
-                    table: name.to_string(),
-                    message: format!("{} has a deletion vector", file.path()),
-                });
-            }
-            let relative = file.path();
-            let path = if relative.contains("://") {
-                return Err(Error::NotPlainParquet {
-                    table: name.to_string(),
-                    message: format!("data file outside the table's folder: {relative}"),
-                });
-            } else {
-                let mut path = root.clone();
-                for part in relative.split('/').filter(|p| !p.is_empty()) {
-                    path = path.join(part);
-                }
-                path
-            };
-            files.push((path.to_string(), file.size().max(0) as u64));
-        }
-        Ok(TableFiles {
-            schema,
-            store_url: self.store_url(),
-            files,
-            version: table.version().unwrap_or_default(),
-        })
     }
 
     /// Where the lake's files are addressed from, as DataFusion names an object store:

@@ -4,6 +4,7 @@
 
 mod groupby;
 mod listscan;
+mod snapshot;
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::prelude::SessionContext;
