@@ -95,7 +95,7 @@ impl SnapshotTable {
         let (Some(predicate), Some(stats)) = (predicate, &self.files.stats) else {
             return all;
         };
-        if stats.files != all.len() {
+        if stats.files() != all.len() {
             return all;
         }
         let Some(pruning) = PruningPredicateBuilder::new()

@@ -3,7 +3,7 @@
 //! any of them.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use datafusion::arrow::array::{Array, ArrayRef, PrimitiveArray};
 use datafusion::arrow::compute::cast;
@@ -12,12 +12,13 @@ use datafusion::arrow::datatypes::{
 };
 use datafusion::common::Column;
 use datafusion::physical_optimizer::pruning::PruningStatistics;
+use deltalake::table::state::DeltaTableState;
 
 use crate::{Error, Lake, Result};
 
 /// The data files of one version of a table: what a plain Parquet scan of that version
 /// reads (see [`Lake::files_at`]).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct TableFiles {
     /// The table's columns, as its Delta provider shows them.
     pub schema: SchemaRef,
@@ -34,22 +35,22 @@ pub struct TableFiles {
     pub stats: Option<Arc<FileStatistics>>,
 }
 
-/// Per-file statistics from a table's Delta log: one entry per file, in file order.
+/// Per-file statistics from a table's Delta log, one entry per file in file order, read
+/// from the log for a column the first time a filter asks for it.
 ///
-/// Only bounds that hold are kept: a file's recorded minimum is at most, and its recorded
-/// maximum at least, every value in the file. Delta records timestamps to the millisecond
-/// (the writer cuts the rest off), so a timestamp's maximum is widened to the end of its
-/// millisecond; decimals are recorded as floating point and are left out, as are nested
-/// columns and binary ones. A file that recorded nothing for a column has NULL there,
-/// which prunes nothing.
-#[derive(Debug, Default, PartialEq)]
+/// Only bounds that hold are given: a file's recorded minimum is at most, and its
+/// recorded maximum at least, every value in the file. Delta records timestamps to the
+/// millisecond (the writer cuts the rest off), so a timestamp's maximum is widened to the
+/// end of its millisecond; decimals are recorded as floating point and are left out, as
+/// are nested columns and binary ones. A file that recorded nothing for a column has NULL
+/// there, which prunes nothing.
 pub struct FileStatistics {
-    /// How many files these are.
-    pub files: usize,
-    /// Rows per file (UInt64).
-    pub row_counts: Option<ArrayRef>,
-    /// The bounds of each column that has them, by column name.
-    pub columns: HashMap<String, ColumnBounds>,
+    files: usize,
+    schema: SchemaRef,
+    /// The snapshot the files are of, whose log holds the statistics.
+    state: DeltaTableState,
+    columns: Mutex<HashMap<String, Option<Arc<ColumnBounds>>>>,
+    row_counts: OnceLock<Option<ArrayRef>>,
 }
 
 /// One column's bounds and null counts over the files.
@@ -61,21 +62,73 @@ pub struct ColumnBounds {
     pub null_count: Option<ArrayRef>,
 }
 
-impl PartialEq for ColumnBounds {
-    fn eq(&self, other: &Self) -> bool {
-        self.min.as_ref() == other.min.as_ref()
-            && self.max.as_ref() == other.max.as_ref()
-            && self.null_count.as_deref() == other.null_count.as_deref()
+impl std::fmt::Debug for FileStatistics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileStatistics")
+            .field("files", &self.files)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FileStatistics {
+    /// The statistics of the files of `state` (in the order its log lists them) for the
+    /// columns of `schema`.
+    fn new(state: DeltaTableState, schema: SchemaRef) -> Self {
+        FileStatistics {
+            files: state.log_data().num_files(),
+            schema,
+            state,
+            columns: Mutex::default(),
+            row_counts: OnceLock::new(),
+        }
+    }
+
+    /// How many files these are.
+    pub fn files(&self) -> usize {
+        self.files
+    }
+
+    /// The bounds of `column` over the files, if they hold (see [`FileStatistics`]).
+    pub fn column(&self, column: &str) -> Option<Arc<ColumnBounds>> {
+        if let Some(known) = self.columns.lock().ok()?.get(column) {
+            return known.clone();
+        }
+        let bounds = self.read(column).map(Arc::new);
+        if let Ok(mut columns) = self.columns.lock() {
+            columns.insert(column.to_string(), bounds.clone());
+        }
+        bounds
+    }
+
+    fn read(&self, name: &str) -> Option<ColumnBounds> {
+        let field = self.schema.field_with_name(name).ok()?;
+        if !prunable(field.data_type()) {
+            return None;
+        }
+        let log = self.state.log_data();
+        let column = Column::new_unqualified(name);
+        let sized = |a: Option<ArrayRef>| a.filter(|a| a.len() == self.files);
+        let min = cast(&sized(log.min_values(&column))?, field.data_type()).ok()?;
+        let max = cast(&sized(log.max_values(&column))?, field.data_type()).ok()?;
+        let max = match field.data_type() {
+            DataType::Timestamp(unit, _) => end_of_millisecond(&max, unit),
+            _ => max,
+        };
+        Some(ColumnBounds {
+            min,
+            max,
+            null_count: sized(log.null_counts(&column)),
+        })
     }
 }
 
 impl PruningStatistics for FileStatistics {
     fn min_values(&self, column: &Column) -> Option<ArrayRef> {
-        self.columns.get(&column.name).map(|c| Arc::clone(&c.min))
+        self.column(&column.name).map(|c| Arc::clone(&c.min))
     }
 
     fn max_values(&self, column: &Column) -> Option<ArrayRef> {
-        self.columns.get(&column.name).map(|c| Arc::clone(&c.max))
+        self.column(&column.name).map(|c| Arc::clone(&c.max))
     }
 
     fn num_containers(&self) -> usize {
@@ -83,11 +136,18 @@ impl PruningStatistics for FileStatistics {
     }
 
     fn null_counts(&self, column: &Column) -> Option<ArrayRef> {
-        self.columns.get(&column.name)?.null_count.clone()
+        self.column(&column.name)?.null_count.clone()
     }
 
     fn row_counts(&self) -> Option<ArrayRef> {
-        self.row_counts.clone()
+        self.row_counts
+            .get_or_init(|| {
+                self.state
+                    .log_data()
+                    .row_counts()
+                    .filter(|a| a.len() == self.files)
+            })
+            .clone()
     }
 
     fn contained(
@@ -96,49 +156,6 @@ impl PruningStatistics for FileStatistics {
         _values: &std::collections::HashSet<datafusion::common::ScalarValue>,
     ) -> Option<datafusion::arrow::array::BooleanArray> {
         None
-    }
-}
-
-impl FileStatistics {
-    /// The statistics `log` (a snapshot's files, in their order) records for the columns of
-    /// `schema` whose bounds hold.
-    fn from_log(log: &dyn PruningStatistics, schema: &SchemaRef) -> Self {
-        let files = log.num_containers();
-        let sized = |a: Option<ArrayRef>| a.filter(|a| a.len() == files);
-        let mut columns = HashMap::new();
-        for field in schema.fields() {
-            if !prunable(field.data_type()) {
-                continue;
-            }
-            let column = Column::new_unqualified(field.name());
-            let (Some(min), Some(max)) = (
-                sized(log.min_values(&column)),
-                sized(log.max_values(&column)),
-            ) else {
-                continue;
-            };
-            let (Ok(min), Ok(max)) = (cast(&min, field.data_type()), cast(&max, field.data_type()))
-            else {
-                continue;
-            };
-            let max = match field.data_type() {
-                DataType::Timestamp(unit, _) => end_of_millisecond(&max, unit),
-                _ => max,
-            };
-            columns.insert(
-                field.name().clone(),
-                ColumnBounds {
-                    min,
-                    max,
-                    null_count: sized(log.null_counts(&column)),
-                },
-            );
-        }
-        FileStatistics {
-            files,
-            row_counts: sized(log.row_counts()),
-            columns,
-        }
     }
 }
 
@@ -231,7 +248,7 @@ impl Lake {
             files.push((path.to_string(), file.size().max(0) as u64));
         }
         // Data files never change, so the statistics of the same list of files are the
-        // same: they are read from the log once per table version a process sees.
+        // same: each column's are read from the log once per list a process sees.
         let cached = self
             .file_stats
             .lock()
@@ -241,7 +258,7 @@ impl Lake {
         let stats = match cached {
             Some((_, stats)) => stats,
             None => {
-                let stats = Arc::new(FileStatistics::from_log(&log, &schema));
+                let stats = Arc::new(FileStatistics::new(state.clone(), Arc::clone(&schema)));
                 if let Ok(mut cache) = self.file_stats.lock() {
                     cache.insert(
                         name.to_string(),

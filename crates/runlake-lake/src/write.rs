@@ -127,16 +127,16 @@ pub(crate) async fn write_parallel(
                 .with_columns(delta.fields().cloned())
                 .with_actions(actions)
                 .with_commit_properties(commit)
-                .await
-                .map_err(|e| {
-                    // Another writer created the table first: retried like any conflict.
-                    if e.to_string().contains("table already exists") {
-                        DeltaTableError::VersionAlreadyExists(0)
-                    } else {
-                        e
-                    }
-                })?;
-            Ok(created.version().unwrap_or_default() as u64)
+                .await;
+            match created {
+                Ok(created) => Ok(created.version().unwrap_or_default()),
+                // Another writer created the table first (told by the table's log now
+                // being there, not by the error's text): retried like any conflict.
+                Err(e) => match table.log_store().is_delta_table_location().await {
+                    Ok(true) => Err(DeltaTableError::VersionAlreadyExists(0)),
+                    _ => Err(e),
+                },
+            }
         }
     }
 }
