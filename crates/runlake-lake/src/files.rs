@@ -58,7 +58,8 @@ pub struct FileStatistics {
 pub struct ColumnBounds {
     pub min: ArrayRef,
     pub max: ArrayRef,
-    /// NULL values per file (UInt64).
+    /// NULL values per file (UInt64), where the log gives them (delta-rs 1.1 gives none
+    /// for a data column: it reads the counts as the column's own type).
     pub null_count: Option<ArrayRef>,
 }
 
