@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use datafusion::arrow::array::{Array, ArrayRef, PrimitiveArray};
+use datafusion::arrow::array::{Array, ArrayRef, PrimitiveArray, UInt64Array};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{
     DataType, SchemaRef, TimeUnit, TimestampMicrosecondType, TimestampNanosecondType,
@@ -58,8 +58,7 @@ pub struct FileStatistics {
 pub struct ColumnBounds {
     pub min: ArrayRef,
     pub max: ArrayRef,
-    /// NULL values per file (UInt64), where the log gives them (delta-rs 1.1 gives none
-    /// for a data column: it reads the counts as the column's own type).
+    /// NULL values per file (UInt64).
     pub null_count: Option<ArrayRef>,
 }
 
@@ -118,8 +117,25 @@ impl FileStatistics {
         Some(ColumnBounds {
             min,
             max,
-            null_count: sized(log.null_counts(&column)),
+            null_count: self.null_counts(name),
         })
+    }
+
+    /// Each file's count of NULLs in column `name`, from the log's statistics (NULL for a
+    /// file that recorded none). delta-rs's own `null_counts` reads them as the column's
+    /// type, which fails for every column but integer ones.
+    fn null_counts(&self, name: &str) -> Option<ArrayRef> {
+        let counts: UInt64Array = self
+            .state
+            .log_data()
+            .iter()
+            .map(|file| {
+                let stats: serde_json::Value = serde_json::from_str(&file.stats()?).ok()?;
+                stats.get("nullCount")?.get(name)?.as_u64()
+            })
+            .collect();
+        (counts.len() == self.files && counts.null_count() < counts.len())
+            .then(|| Arc::new(counts) as ArrayRef)
     }
 }
 
