@@ -196,6 +196,12 @@ fn a_reader_cannot_write_export_read_files_escalate_or_forge_tickets() {
     ] {
         expect(unsupported, &["InvalidArgument", "not supported"]);
     }
+    for alter in ["alter_properties", "alter_add_column"] {
+        expect(
+            alter,
+            &["InvalidArgument", "Unsupported SQL statement: ALTER TABLE"],
+        );
+    }
     expect("truncate", &["InvalidArgument"]);
     expect("begin", &["InvalidArgument", "BEGIN TRANSACTION"]);
     expect("two_statements", &["expected one SQL statement, got 2"]);

@@ -134,6 +134,9 @@ def reader(args):
         "set_memory": "SET datafusion.runtime.memory_limit = '100G'",
         "set_time_zone": "SET datafusion.execution.time_zone = '+01:00'",
         "begin": "BEGIN TRANSACTION",
+        # A table's sort order is a Delta table property; no SQL sets one.
+        "alter_properties": "ALTER TABLE predictions SET TBLPROPERTIES ('runlake.sortOrder' = 'framework')",
+        "alter_add_column": "ALTER TABLE predictions ADD COLUMN stolen INT",
     }
     with flightsql.connect(
         args["uri"], db_kwargs={"username": args["user"], "password": args["password"]}

@@ -97,15 +97,10 @@ impl Lake {
 
 /// Whether rows can be sorted by a column of this type.
 fn orderable(data_type: &DataType) -> bool {
+    // Primitive types are the numbers, dates, times and durations.
     data_type.is_primitive()
         || matches!(
             data_type,
-            DataType::Boolean
-                | DataType::Utf8
-                | DataType::LargeUtf8
-                | DataType::Utf8View
-                | DataType::Date32
-                | DataType::Date64
-                | DataType::Timestamp(_, _)
+            DataType::Boolean | DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
         )
 }
