@@ -8,6 +8,7 @@ mod replay;
 mod report;
 mod security;
 mod serve;
+mod windows;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -56,6 +56,11 @@ pub struct IngestArgs {
     /// The longest line a text file may have (a JSON document on one line is one line).
     #[arg(long, value_name = "SIZE", default_value = "256MiB", value_parser = crate::values::size)]
     max_line_size: usize,
+    /// CSV and TSV files larger than this are read, typed and written this much at a
+    /// time, so memory follows the window instead of the file; the rows and the commit
+    /// are those of a whole read. 0 reads every file whole.
+    #[arg(long, value_name = "SIZE", default_value = "16MiB", value_parser = crate::values::size)]
+    window: usize,
 }
 
 pub async fn ingest(lake: &Lake, args: IngestArgs) -> crate::error::Result<ExitCode> {
@@ -91,6 +96,7 @@ pub async fn ingest(lake: &Lake, args: IngestArgs) -> crate::error::Result<ExitC
         max_bad_rows: args.max_bad_rows,
         force: args.force,
         dry_run: args.dry_run || args.explain,
+        window: args.window,
     };
     let limits = InputLimits {
         max_bytes: args.max_input_size as u64,
@@ -108,17 +114,18 @@ pub async fn ingest(lake: &Lake, args: IngestArgs) -> crate::error::Result<ExitC
         if let Some(status) = &status {
             status.next_file(n, &input.display().to_string());
         }
-        let source = if input.as_os_str() == "-" {
-            Source::from_stdin(&limits)
+        let result = if input.as_os_str() == "-" {
+            match Source::from_stdin(&limits) {
+                Ok(source) => lake
+                    .ingest(&source, &options)
+                    .await
+                    .map_err(crate::error::Error::from),
+                Err(e) => Err(e.into()),
+            }
         } else {
-            Source::from_path(input, &limits)
-        };
-        let result = match source {
-            Ok(source) => lake
-                .ingest(&source, &options)
+            lake.ingest_path(input, &limits, &options)
                 .await
-                .map_err(crate::error::Error::from),
-            Err(e) => Err(e.into()),
+                .map_err(crate::error::Error::from)
         };
         if let Some(status) = &status {
             status.clear();
@@ -282,7 +289,7 @@ fn print_report(report: &IngestReport, took: Duration, dry_run: bool) -> crate::
         return Ok(());
     }
     outln!(
-        "{}: {}, {} records -> {}{} [{:.2}s, {:.0} records/s]",
+        "{}: {}, {} records -> {}{} [{:.2}s, {:.0} records/s{}]",
         report.source,
         report.format,
         report.records,
@@ -293,7 +300,11 @@ fn print_report(report: &IngestReport, took: Duration, dry_run: bool) -> crate::
             format!(", {} rejected (in _rejects)", report.rejects.len())
         },
         took.as_secs_f64(),
-        rate
+        rate,
+        match report.windows {
+            0 => String::new(),
+            n => format!(", read in {n} windows"),
+        }
     )?;
     for (from, to) in &report.renamed {
         outln!("  column '{from}' -> {to}")?;

@@ -42,6 +42,47 @@ fn renames(original: &[String], snake: &[String]) -> Vec<(String, String)> {
 pub fn read_delimited(source: &Source, table: &str, delimiter: u8) -> Result<Parsed> {
     // The text is checked to be UTF-8 piece by piece, on the threads that read the pieces.
     let text = source.content();
+    let header = read_header(&source.name, text, delimiter)?;
+    let body = &text[header.body_start.min(text.len())..];
+    let part = read_body(
+        &source.name,
+        body,
+        header.body_line,
+        table,
+        &header.names,
+        delimiter,
+    )?;
+    Ok(Parsed {
+        format: delimited_format(delimiter),
+        tables: vec![TableData::Text(part.rows)],
+        rejects: part.rejects,
+        renamed: header.renamed,
+        records: part.records,
+    })
+}
+
+pub(crate) fn delimited_format(delimiter: u8) -> Format {
+    if delimiter == b'\t' {
+        Format::Tsv
+    } else {
+        Format::Csv
+    }
+}
+
+/// The header of a delimited text: its column names and where the rows start.
+pub(crate) struct Header {
+    /// The column names in snake_case, made unique.
+    pub(crate) names: Vec<String>,
+    /// Names that were renamed: (as written, as stored).
+    pub(crate) renamed: Vec<(String, String)>,
+    /// The byte offset of the first row (just past the header's record).
+    pub(crate) body_start: usize,
+    /// The line the first row starts on.
+    pub(crate) body_line: u64,
+}
+
+/// Reads the header record at the start of `text`.
+pub(crate) fn read_header(source_name: &str, text: &[u8], delimiter: u8) -> Result<Header> {
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .flexible(true)
@@ -50,7 +91,7 @@ pub fn read_delimited(source: &Source, table: &str, delimiter: u8) -> Result<Par
     let headers: Vec<String> = reader
         .headers()
         .map_err(|e| Error::Format {
-            source_name: source.name.clone(),
+            source_name: source_name.to_string(),
             message: format!("line 1: cannot read the header: {e}"),
         })?
         .iter()
@@ -58,26 +99,41 @@ pub fn read_delimited(source: &Source, table: &str, delimiter: u8) -> Result<Par
         .collect();
     if headers.is_empty() || (headers.len() == 1 && headers[0].is_empty()) {
         return Err(Error::Format {
-            source_name: source.name.clone(),
+            source_name: source_name.to_string(),
             message: "line 1: the header is empty".into(),
         });
     }
     let names = unique_snake_case(&headers);
     let renamed = renames(&headers, &names);
     // The rows start where the header's record ends.
-    let body_start = reader.position().byte() as usize;
-    let body_line = reader.position().line();
-    let body = &text[body_start.min(text.len())..];
+    Ok(Header {
+        names,
+        renamed,
+        body_start: reader.position().byte() as usize,
+        body_line: reader.position().line(),
+    })
+}
+
+/// The records of `body` (rows without the header, the first on line `body_line`), read
+/// in pieces on one thread per core when it is large.
+pub(crate) fn read_body(
+    source_name: &str,
+    body: &[u8],
+    body_line: u64,
+    table: &str,
+    names: &[String],
+    delimiter: u8,
+) -> Result<Part> {
     let pieces = split_lines(body, PARALLEL_PIECE);
     let read = |piece: &Piece| -> Result<Part> {
         let first_line = body_line + piece.newlines_before;
-        let text = source.utf8(&body[piece.from..piece.to], first_line)?;
+        let text = crate::source::utf8_text(source_name, &body[piece.from..piece.to], first_line)?;
         Ok(read_rows(
             text,
             first_line,
             piece.newlines,
             table,
-            &names,
+            names,
             delimiter,
         ))
     };
@@ -107,31 +163,20 @@ pub fn read_delimited(source: &Source, table: &str, delimiter: u8) -> Result<Par
         })?];
     }
     let mut parts = parts.into_iter();
-    let first = parts.next().expect("at least one part");
-    let (mut rows, mut rejects, mut records) = (first.rows, first.rejects, first.records);
+    let mut first = parts.next().expect("at least one part");
     for part in parts {
-        rows.append(part.rows);
-        rejects.extend(part.rejects);
-        records += part.records;
+        first.rows.append(part.rows);
+        first.rejects.extend(part.rejects);
+        first.records += part.records;
     }
-    Ok(Parsed {
-        format: if delimiter == b'\t' {
-            Format::Tsv
-        } else {
-            Format::Csv
-        },
-        tables: vec![TableData::Text(rows)],
-        rejects,
-        renamed,
-        records,
-    })
+    Ok(first)
 }
 
-/// Rows read from one piece of a delimited text.
-struct Part {
-    rows: TextColumns,
-    rejects: Vec<Reject>,
-    records: usize,
+/// Rows read from (a piece of) a delimited text.
+pub(crate) struct Part {
+    pub(crate) rows: TextColumns,
+    pub(crate) rejects: Vec<Reject>,
+    pub(crate) records: usize,
 }
 
 /// Texts are read on several threads in pieces of at least this many bytes.

@@ -14,6 +14,7 @@ mod generic;
 pub mod names;
 mod progress;
 mod source;
+mod stream;
 pub mod table;
 pub mod value;
 
@@ -27,6 +28,7 @@ pub use crate::detect::detect;
 pub use crate::error::{Error, Result};
 pub use crate::progress::Progress;
 pub use crate::source::{InputLimits, Source};
+pub use crate::stream::{DelimitedStream, Window};
 pub use crate::table::{Kind, TableRows};
 use crate::value::Cell;
 
@@ -223,19 +225,7 @@ pub fn parse(source: &Source, options: &Options) -> Result<Parsed> {
     let mut parsed = progress::reporting(options.progress.as_ref(), || {
         formats::read(format, source, &table, options)
     })?;
-    for t in &mut parsed.tables {
-        if t.table() != "predictions" {
-            continue;
-        }
-        // The canonical columns reports rely on exist even when a file lacks some.
-        for (name, kind) in PREDICTIONS {
-            match t {
-                TableData::Rows(rows) if !rows.has_column(name) => rows.declare(name, *kind),
-                TableData::Text(text) if !text.has_column(name) => text.declare(name, *kind),
-                _ => {}
-            }
-        }
-    }
+    parsed.declare_canonical();
     Ok(parsed)
 }
 
@@ -253,6 +243,23 @@ pub const PREDICTIONS: &[(&str, Kind)] = &[
 ];
 
 impl Parsed {
+    /// Declares the canonical columns reports rely on, so they exist even when a file
+    /// lacks some (`predictions`: [`PREDICTIONS`]).
+    fn declare_canonical(&mut self) {
+        for t in &mut self.tables {
+            if t.table() != "predictions" {
+                continue;
+            }
+            for (name, kind) in PREDICTIONS {
+                match t {
+                    TableData::Rows(rows) if !rows.has_column(name) => rows.declare(name, *kind),
+                    TableData::Text(text) if !text.has_column(name) => text.declare(name, *kind),
+                    _ => {}
+                }
+            }
+        }
+    }
+
     /// Applies the `--set` tags to every row of every table.
     pub fn set(&mut self, tags: &[(String, String)]) {
         for table in &mut self.tables {
@@ -286,8 +293,22 @@ impl Parsed {
         ingested_at_us: i64,
         source: &Source,
     ) -> Result<(Vec<TableOut>, Vec<Reject>)> {
-        let source_name = source.name.as_str();
         let line_based = matches!(self.format, Format::Csv | Format::Tsv | Format::Jsonl);
+        let (out, mut rejects) = self.build(known, ingested_at_us, &source.name)?;
+        if line_based {
+            fill_raw(source.content(), &mut rejects);
+        }
+        Ok((out, rejects))
+    }
+
+    /// [`Parsed::finish`] without the rejects' line text (`raw` stays empty where the
+    /// format reader did not set it), for a part of a source no longer in memory.
+    pub fn build(
+        self,
+        known: &HashMap<String, Schema>,
+        ingested_at_us: i64,
+        source_name: &str,
+    ) -> Result<(Vec<TableOut>, Vec<Reject>)> {
         let mut rejects = self.rejects;
         let mut out = Vec::new();
         for table in self.tables {
@@ -326,9 +347,6 @@ impl Parsed {
             }
         }
         rejects.sort_by_key(|r| r.line);
-        if line_based {
-            fill_raw(source.content(), &mut rejects);
-        }
         Ok((out, rejects))
     }
 }

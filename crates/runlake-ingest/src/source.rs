@@ -125,28 +125,38 @@ impl Source {
     /// `bytes` (part of the content, starting on line `first_line`) as UTF-8 text, or an
     /// error naming the line where it stops being UTF-8.
     pub fn utf8<'a>(&self, bytes: &'a [u8], first_line: u64) -> Result<&'a str> {
-        std::str::from_utf8(bytes).map_err(|e| {
-            let breaks = memchr::memchr_iter(b'\n', &bytes[..e.valid_up_to()]).count();
-            Error::Format {
-                source_name: self.name.clone(),
-                message: format!("line {}: not valid UTF-8 text", first_line + breaks as u64),
-            }
-        })
+        utf8_text(&self.name, bytes, first_line)
     }
+}
+
+/// `bytes` (of source `name`, starting on line `first_line`) as UTF-8 text, or an error
+/// naming the line where it stops being UTF-8.
+pub(crate) fn utf8_text<'a>(name: &str, bytes: &'a [u8], first_line: u64) -> Result<&'a str> {
+    std::str::from_utf8(bytes).map_err(|e| {
+        let breaks = memchr::memchr_iter(b'\n', &bytes[..e.valid_up_to()]).count();
+        Error::Format {
+            source_name: name.to_string(),
+            message: format!("line {}: not valid UTF-8 text", first_line + breaks as u64),
+        }
+    })
 }
 
 /// Plain files at least this large are hashed while they are read.
 const OVERLAP_MIN: usize = 16 << 20;
 
 /// The chunks a large file is read in, each hashed while the next one is read.
-const CHUNK: usize = 8 << 20;
+pub(crate) const CHUNK: usize = 8 << 20;
 
-fn is_compressed(magic: &[u8]) -> bool {
+pub(crate) fn is_compressed(magic: &[u8]) -> bool {
     magic.starts_with(&[0x1f, 0x8b]) || magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd])
 }
 
 /// Fills as much of `buf` as the file holds from `offset` on; the count read.
-fn read_at_most(file: &std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+pub(crate) fn read_at_most(
+    file: &std::fs::File,
+    buf: &mut [u8],
+    offset: u64,
+) -> std::io::Result<usize> {
     let mut file = file;
     file.seek(std::io::SeekFrom::Start(offset))?;
     let mut done = 0;
@@ -202,7 +212,7 @@ fn read_hashing(file: &std::fs::File, len: usize) -> std::io::Result<(Vec<u8>, S
     Ok((bytes, hex::encode(hasher.finalize())))
 }
 
-fn too_large(name: &str, limits: &InputLimits) -> Error {
+pub(crate) fn too_large(name: &str, limits: &InputLimits) -> Error {
     Error::Read {
         source_name: name.to_string(),
         message: format!(
@@ -215,14 +225,14 @@ fn too_large(name: &str, limits: &InputLimits) -> Error {
 
 /// Whether content starting with `head` is a binary format (Parquet, Arrow IPC), which
 /// the text checks leave alone.
-fn is_binary(head: &[u8]) -> bool {
+pub(crate) fn is_binary(head: &[u8]) -> bool {
     head.starts_with(b"PAR1") || head.starts_with(b"ARROW1")
 }
 
 /// Checks `chunk` of a text input (unless the input is binary): no NUL byte, no line
 /// longer than the limit. `line` is the line number the chunk starts on and `run` the
 /// length of that line before the chunk; returns them for the next chunk.
-fn check_text(
+pub(crate) fn check_text(
     name: &str,
     chunk: &[u8],
     line: u64,

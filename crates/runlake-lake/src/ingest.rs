@@ -30,6 +30,9 @@ pub struct IngestOptions {
     pub force: bool,
     /// Parse and type, commit nothing.
     pub dry_run: bool,
+    /// CSV and TSV files larger than this many bytes are read, typed and written one
+    /// window of this size at a time ([`Lake::ingest_path`]); 0 reads every file whole.
+    pub window: usize,
 }
 
 /// What happened to one table of a source.
@@ -57,6 +60,8 @@ pub struct IngestReport {
     pub already_ingested: bool,
     /// With `dry_run`: each table's schema and first rows.
     pub preview: Vec<(String, RecordBatch)>,
+    /// The windows a large file was read in; 0 when it was read whole.
+    pub windows: usize,
 }
 
 impl Lake {
@@ -120,6 +125,7 @@ impl Lake {
             renamed,
             already_ingested: false,
             preview: Vec::new(),
+            windows: 0,
         };
         if options.dry_run {
             report.preview = outs
@@ -132,32 +138,15 @@ impl Lake {
                 .collect();
             return Ok(report);
         }
-        let key = if options.force {
-            CommitKey::new(format!("ingest:{}:force:{now}", source.sha256))
-        } else {
-            let generation = self.forgotten_count(&source.sha256).await?;
-            CommitKey::new(format!("ingest:{}:{generation}", source.sha256))
-        };
-        // The log's own key names the tables as well: the same content into another table
-        // is another ingest, with rows of its own in the log.
-        let mut names: Vec<&str> = outs.iter().map(|t| t.table.as_str()).collect();
-        names.sort_unstable();
-        let log_key = CommitKey::new(format!("{}:log:{}", key.app_id, names.join(",")));
+        let key = self.ingest_key(&source.sha256, options.force, now).await?;
+        let names: Vec<&str> = outs.iter().map(|t| t.table.as_str()).collect();
+        let log_key = log_key(&key, &names);
         let mut all_done = !outs.is_empty();
         for t in &outs {
             all_done &= self.is_committed(&t.table, &key).await?;
         }
         if all_done {
-            // A process stopped between the tables' commits and the log's left the log
-            // without this ingest: record it now (rows NULL: this run wrote none).
-            // Ingests recorded under the table-independent key of earlier versions count.
-            if !self.is_committed(INGESTS, &log_key).await?
-                && !self.is_committed(INGESTS, &key).await?
-            {
-                let log = ingests_batch(&report, "ingest", now);
-                self.append(INGESTS, vec![log], &log_key, &[], false)
-                    .await?;
-            }
+            self.record_if_missing(&report, &key, &log_key, now).await?;
             report.already_ingested = true;
             return Ok(report);
         }
@@ -185,6 +174,39 @@ impl Lake {
         self.append(INGESTS, vec![log], &log_key, &[], false)
             .await?;
         Ok(report)
+    }
+
+    /// The key of an ingest of content with this hash.
+    pub(crate) async fn ingest_key(
+        &self,
+        sha256: &str,
+        force: bool,
+        now: i64,
+    ) -> Result<CommitKey> {
+        Ok(if force {
+            CommitKey::new(format!("ingest:{sha256}:force:{now}"))
+        } else {
+            let generation = self.forgotten_count(sha256).await?;
+            CommitKey::new(format!("ingest:{sha256}:{generation}"))
+        })
+    }
+
+    /// Records an ingest whose tables had all committed it before in `_ingests`, when
+    /// the log lacks it: a process stopped between the tables' commits and the log's
+    /// (rows NULL: this run wrote none). Ingests recorded under the table-independent
+    /// key of earlier versions count.
+    pub(crate) async fn record_if_missing(
+        &self,
+        report: &IngestReport,
+        key: &CommitKey,
+        log_key: &CommitKey,
+        now: i64,
+    ) -> Result<()> {
+        if !self.is_committed(INGESTS, log_key).await? && !self.is_committed(INGESTS, key).await? {
+            let log = ingests_batch(report, "ingest", now);
+            self.append(INGESTS, vec![log], log_key, &[], false).await?;
+        }
+        Ok(())
     }
 
     /// How often content with this hash was forgotten: each `forget` starts a new
@@ -215,16 +237,24 @@ impl Lake {
     }
 }
 
+/// The log's own key of an ingest: it names the tables as well, so the same content into
+/// another table is another ingest, with rows of its own in the log.
+pub(crate) fn log_key(key: &CommitKey, tables: &[&str]) -> CommitKey {
+    let mut names = tables.to_vec();
+    names.sort_unstable();
+    CommitKey::new(format!("{}:log:{}", key.app_id, names.join(",")))
+}
+
 /// Stops the process at once, as a kill would, when `RUNLAKE_FAILPOINT` names this
 /// point: how the crash tests stop an ingest at an exact moment (between the data's
 /// commits and the log's) instead of racing a signal against it.
-fn failpoint(name: &str) {
+pub(crate) fn failpoint(name: &str) {
     if std::env::var_os("RUNLAKE_FAILPOINT").is_some_and(|v| v == name) {
         std::process::abort();
     }
 }
 
-fn now_us() -> i64 {
+pub(crate) fn now_us() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_micros() as i64)
@@ -309,7 +339,7 @@ pub(crate) fn batch(columns: Vec<(&str, ArrayRef)>) -> RecordBatch {
     .expect("columns of one length")
 }
 
-fn ingests_batch(report: &IngestReport, action: &str, now: i64) -> RecordBatch {
+pub(crate) fn ingests_batch(report: &IngestReport, action: &str, now: i64) -> RecordBatch {
     let tables: Vec<(String, Option<i64>)> = report
         .tables
         .iter()

@@ -15,6 +15,7 @@ mod layout;
 mod location;
 mod maintain;
 mod runs;
+mod stream;
 mod views;
 mod write;
 

@@ -12,14 +12,17 @@
 use deltalake::datafile::writer::{DeltaWriter, WriterConfig};
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel as _;
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
-use deltalake::kernel::{Action, StructType, normalize_for_delta};
+use deltalake::kernel::{Action, Add, StructType, normalize_for_delta};
+use deltalake::logstore::ObjectStoreRef;
 use deltalake::operations::create::CreateBuilder;
 use deltalake::operations::write::WriterStatsConfig;
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::{DeltaTable, DeltaTableError};
 
 use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::datatypes::Schema;
+use datafusion::arrow::datatypes::{Schema, SchemaRef};
+use datafusion::parquet::file::properties::WriterProperties;
+use object_store::ObjectStoreExt as _;
 
 /// Below this many rows per writer, one writer is as fast and makes fewer files.
 const MIN_ROWS_PER_WRITER: usize = 256 * 1024;
@@ -40,7 +43,11 @@ pub(crate) fn fits(existing: Option<&Schema>, parts: &[RecordBatch]) -> bool {
     let Some(table) = existing else {
         return true;
     };
-    let batch = first.schema();
+    same_columns(table, &first.schema())
+}
+
+/// Whether a table and a batch have the same columns: names, order and types.
+pub(crate) fn same_columns(table: &Schema, batch: &Schema) -> bool {
     table.fields().len() == batch.fields().len()
         && table
             .fields()
@@ -56,25 +63,11 @@ pub(crate) async fn write_parallel(
     parts: Vec<RecordBatch>,
     writers: usize,
     commit: CommitProperties,
-    properties: datafusion::parquet::file::properties::WriterProperties,
+    properties: WriterProperties,
 ) -> Result<u64, DeltaTableError> {
     let schema = parts[0].schema();
     let store = table.log_store().object_store(None);
-    let stats = match table.version() {
-        Some(_) => {
-            WriterStatsConfig::from_config(table.snapshot()?.snapshot().table_configuration())
-        }
-        None => WriterStatsConfig::new(Default::default(), None),
-    };
-    let config = WriterConfig::new(
-        schema.clone(),
-        Vec::new(),
-        Some(properties),
-        None,
-        None,
-        stats.num_indexed_cols,
-        stats.stats_columns,
-    );
+    let config = writer_config(table, schema.clone(), properties)?;
     let mut tasks = tokio::task::JoinSet::new();
     for run in runs(parts, writers) {
         let (store, config) = (store.clone(), config.clone());
@@ -89,11 +82,45 @@ pub(crate) async fn write_parallel(
             writer.close().await
         });
     }
-    let mut actions = Vec::new();
+    let (adds, failed) = join_writers(tasks).await;
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    commit_files(table, &schema, adds, commit).await
+}
+
+/// How files of `schema` are written for `table`: its statistics columns if it exists.
+fn writer_config(
+    table: &DeltaTable,
+    schema: SchemaRef,
+    properties: WriterProperties,
+) -> Result<WriterConfig, DeltaTableError> {
+    let stats = match table.version() {
+        Some(_) => {
+            WriterStatsConfig::from_config(table.snapshot()?.snapshot().table_configuration())
+        }
+        None => WriterStatsConfig::new(Default::default(), None),
+    };
+    Ok(WriterConfig::new(
+        schema,
+        Vec::new(),
+        Some(properties),
+        None,
+        None,
+        stats.num_indexed_cols,
+        stats.stats_columns,
+    ))
+}
+
+/// The files every writer task wrote, and the first error of any.
+async fn join_writers(
+    mut tasks: tokio::task::JoinSet<Result<Vec<Add>, DeltaTableError>>,
+) -> (Vec<Add>, Option<DeltaTableError>) {
+    let mut adds = Vec::new();
     let mut failed = None;
     while let Some(joined) = tasks.join_next().await {
         match joined {
-            Ok(Ok(adds)) => actions.extend(adds.into_iter().map(Action::Add)),
+            Ok(Ok(files)) => adds.extend(files),
             Ok(Err(e)) => {
                 failed.get_or_insert(e);
             }
@@ -104,9 +131,18 @@ pub(crate) async fn write_parallel(
             }
         }
     }
-    if let Some(e) = failed {
-        return Err(e);
-    }
+    (adds, failed)
+}
+
+/// Commits `adds` (files of `schema` written for `table`) with `commit`, creating the
+/// table when it has no version yet. Returns the committed version.
+pub(crate) async fn commit_files(
+    table: &DeltaTable,
+    schema: &SchemaRef,
+    adds: Vec<Add>,
+    commit: CommitProperties,
+) -> Result<u64, DeltaTableError> {
+    let actions: Vec<Action> = adds.into_iter().map(Action::Add).collect();
     match table.version() {
         Some(_) => {
             let operation = DeltaOperation::Write {
@@ -121,7 +157,7 @@ pub(crate) async fn write_parallel(
             Ok(committed.version() as u64)
         }
         None => {
-            let delta: StructType = normalize_for_delta(&schema).as_ref().try_into_kernel()?;
+            let delta: StructType = normalize_for_delta(schema).as_ref().try_into_kernel()?;
             let created = CreateBuilder::new()
                 .with_log_store(table.log_store())
                 .with_columns(delta.fields().cloned())
@@ -137,6 +173,90 @@ pub(crate) async fn write_parallel(
                     _ => Err(e),
                 },
             }
+        }
+    }
+}
+
+/// Parquet files written while the rows still arrive, before anything is committed:
+/// one writer task per index, each writing the batches it is handed in order. Each
+/// writer holds at most one handful of batches waiting besides the one it writes, so
+/// a reader faster than the writers waits instead of piling up rows.
+pub(crate) struct StreamWriters {
+    store: ObjectStoreRef,
+    config: WriterConfig,
+    senders: Vec<Option<tokio::sync::mpsc::Sender<Vec<RecordBatch>>>>,
+    tasks: tokio::task::JoinSet<Result<Vec<Add>, DeltaTableError>>,
+}
+
+impl StreamWriters {
+    pub(crate) fn new(
+        table: &DeltaTable,
+        schema: SchemaRef,
+        properties: WriterProperties,
+    ) -> Result<Self, DeltaTableError> {
+        Ok(Self {
+            store: table.log_store().object_store(None),
+            config: writer_config(table, schema, properties)?,
+            senders: Vec::new(),
+            tasks: tokio::task::JoinSet::new(),
+        })
+    }
+
+    /// Hands `batches` to writer `index`, starting it the first time.
+    pub(crate) async fn send(
+        &mut self,
+        index: usize,
+        batches: Vec<RecordBatch>,
+    ) -> Result<(), DeltaTableError> {
+        if self.senders.len() <= index {
+            self.senders.resize_with(index + 1, || None);
+        }
+        if self.senders[index].is_none() {
+            let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<RecordBatch>>(1);
+            let (store, config) = (self.store.clone(), self.config.clone());
+            self.tasks.spawn(async move {
+                let mut writer = DeltaWriter::new(store, config);
+                while let Some(batches) = rx.recv().await {
+                    for batch in batches {
+                        if let Err(e) = writer.write(&batch).await {
+                            let _ = writer.abort().await;
+                            return Err(e);
+                        }
+                    }
+                }
+                writer.close().await
+            });
+            self.senders[index] = Some(tx);
+        }
+        let tx = self.senders[index].as_ref().expect("set above");
+        if tx.send(batches).await.is_err() {
+            // The writer stopped on an error, which `close` returns.
+            return Err(DeltaTableError::Generic(
+                "a Parquet writer stopped before its rows were written".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Closes every writer: the files written, and the first error of any writer.
+    pub(crate) async fn close(mut self) -> (Vec<Add>, Option<DeltaTableError>) {
+        self.senders.clear();
+        join_writers(self.tasks).await
+    }
+
+    /// Closes every writer and deletes what they wrote (nothing of it is committed).
+    pub(crate) async fn discard(self) {
+        let store = self.store.clone();
+        let (adds, _) = self.close().await;
+        delete_files(&store, &adds).await;
+    }
+}
+
+/// Deletes written files no commit references (best effort: `vacuum` also removes them).
+pub(crate) async fn delete_files(store: &ObjectStoreRef, adds: &[Add]) {
+    for add in adds {
+        if let Ok(path) = object_store::path::Path::from_url_path(&add.path) {
+            let _ = store.delete(&path).await;
         }
     }
 }
