@@ -128,6 +128,18 @@ impl Server {
             .clone()
     }
 
+    /// The error a query run through the ADBC driver fails with, as the client reports it.
+    pub fn query_error(&self, sql: &str) -> String {
+        let script = crate::repo().join("tests/python/flight_clients.py");
+        let out = Command::new(test_python())
+            .arg(script)
+            .args(["query", &self.uri, sql])
+            .output()
+            .expect("python runs");
+        assert!(!out.status.success(), "query {sql} did not fail");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
     /// Runs a client scenario and returns what it printed.
     fn client(&self, scenario: &str, credentials: Option<(&str, &str)>) -> Value {
         let script = crate::repo().join("tests/python/flight_clients.py");
@@ -523,6 +535,49 @@ fn a_query_over_a_limit_fails_alone() {
     assert_eq!(
         out["ingests_rows"].to_string(),
         local.lines().nth(1).unwrap()
+    );
+}
+
+/// A Delta table written by another tool with partition columns (its log written here by
+/// hand, as that tool would): runlake reads only unpartitioned tables, and says so, from
+/// the CLI and through the server (`FAILED_PRECONDITION`), leaving the other tables
+/// readable.
+#[test]
+fn a_partitioned_delta_table_is_refused_by_name() {
+    let dir = demo_lake();
+    let log = dir.path().join("lake/by_day/_delta_log");
+    std::fs::create_dir_all(&log).unwrap();
+    let schema = r#"{\"type\":\"struct\",\"fields\":[{\"name\":\"x\",\"type\":\"long\",\"nullable\":true,\"metadata\":{}},{\"name\":\"day\",\"type\":\"string\",\"nullable\":true,\"metadata\":{}}]}"#;
+    std::fs::write(
+        log.join("00000000000000000000.json"),
+        format!(
+            "{}\n{}\n{}\n",
+            r#"{"protocol":{"minReaderVersion":1,"minWriterVersion":2}}"#,
+            format_args!(
+                r#"{{"metaData":{{"id":"5f5a3c1e-0000-4000-8000-000000000001","format":{{"provider":"parquet","options":{{}}}},"schemaString":"{schema}","partitionColumns":["day"],"configuration":{{}},"createdTime":0}}}}"#
+            ),
+            r#"{"add":{"path":"day=a/part-00000.parquet","partitionValues":{"day":"a"},"size":100,"modificationTime":0,"dataChange":true}}"#,
+        ),
+    )
+    .unwrap();
+    let o = runlake(dir.path(), &["sql", "SELECT * FROM by_day"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains(
+            "table 'by_day' cannot be read: partitioned by day (runlake writes unpartitioned tables)"
+        ),
+        "{}",
+        stderr(&o)
+    );
+    let server = Server::start(dir.path(), &[]);
+    let error = server.query_error("SELECT * FROM by_day");
+    assert!(
+        error.contains("FailedPrecondition") && error.contains("table 'by_day' cannot be read"),
+        "{error}"
+    );
+    assert_eq!(
+        server.query("SELECT count(*) FROM predictions"),
+        serde_json::json!([[3600]])
     );
 }
 

@@ -97,13 +97,7 @@ impl From<Error> for Status {
             Error::ResourceExhausted(_) => Status::resource_exhausted(message),
             Error::DeadlineExceeded(_) => Status::deadline_exceeded(message),
             Error::DataFusion(df) => datafusion_status(df, message),
-            Error::Lake(lake) => match lake.as_ref() {
-                runlake_lake::Error::TableNotFound(_) => Status::not_found(message),
-                runlake_lake::Error::InvalidTableName(_)
-                | runlake_lake::Error::TypeConflict(_)
-                | runlake_lake::Error::Ingest(_) => Status::invalid_argument(message),
-                _ => Status::internal(message),
-            },
+            Error::Lake(lake) => lake_status(lake, message),
             Error::Users(_) | Error::Io { .. } | Error::Internal(_) => Status::internal(message),
         }
     }
@@ -121,20 +115,27 @@ fn datafusion_status(e: &DataFusionError, message: String) -> Status {
                 "{message} (the server's limits: --query-memory-limit per query, --memory-limit in all)"
             ))
         }
-        DataFusionError::External(inner) => {
-            if let Some(lake) = inner.downcast_ref::<runlake_lake::Error>() {
-                return match lake {
-                    runlake_lake::Error::TableNotFound(_) => Status::not_found(message),
-                    runlake_lake::Error::InvalidTableName(_)
-                    | runlake_lake::Error::TypeConflict(_) => Status::invalid_argument(message),
-                    _ => Status::internal(message),
-                };
-            }
-            Status::internal(message)
-        }
+        DataFusionError::External(inner) => match inner.downcast_ref::<runlake_lake::Error>() {
+            Some(lake) => lake_status(lake, message),
+            None => Status::internal(message),
+        },
         DataFusionError::Execution(_) | DataFusionError::ArrowError(..) => {
             Status::invalid_argument(message)
         }
+        _ => Status::internal(message),
+    }
+}
+
+/// A lake error's code, whether it reached the server directly or from inside a query.
+fn lake_status(e: &runlake_lake::Error, message: String) -> Status {
+    match e {
+        runlake_lake::Error::TableNotFound(_) => Status::not_found(message),
+        runlake_lake::Error::InvalidTableName(_)
+        | runlake_lake::Error::TypeConflict(_)
+        | runlake_lake::Error::Ingest(_) => Status::invalid_argument(message),
+        // A table written by another tool in a layout runlake does not read.
+        runlake_lake::Error::NotPlainParquet { .. } => Status::failed_precondition(message),
+        runlake_lake::Error::DataFusion(e) => datafusion_status(e, message),
         _ => Status::internal(message),
     }
 }
