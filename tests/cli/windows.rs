@@ -263,6 +263,14 @@ fn a_broken_byte_in_a_late_window_fails_at_its_line_and_leaves_nothing() {
     assert_eq!(parquet_files(&dir.path().join("lake/broken")), 0);
     let o = runlake(dir.path(), &["sql", "SELECT count(*) FROM broken"]);
     assert_eq!(o.status.code(), Some(1), "nothing was committed");
+    // A window too small to be worth its work is refused up front.
+    let o = runlake(dir.path(), &["ingest", "--window", "1KiB", "broken.csv"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("--window 1024: use 0 (read files whole) or at least 16KiB"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 /// A table kept in a sort order needs all of an append's rows at once: its appends are

@@ -58,10 +58,13 @@ pub struct IngestArgs {
     max_line_size: usize,
     /// CSV and TSV files larger than this are read, typed and written this much at a
     /// time, so memory follows the window instead of the file; the rows and the commit
-    /// are those of a whole read. 0 reads every file whole.
+    /// are those of a whole read. 0 reads every file whole; otherwise at least 16KiB.
     #[arg(long, value_name = "SIZE", default_value = "16MiB", value_parser = crate::values::size)]
     window: usize,
 }
+
+/// The smallest `--window`: smaller ones cost more in per-window work than they save.
+const MIN_WINDOW: usize = 16 << 10;
 
 pub async fn ingest(lake: &Lake, args: IngestArgs) -> crate::error::Result<ExitCode> {
     let format = match args.format.as_str() {
@@ -84,6 +87,13 @@ pub async fn ingest(lake: &Lake, args: IngestArgs) -> crate::error::Result<ExitC
     }
     if let Some(t) = &args.table {
         runlake_lake::validate_table_name(t)?;
+    }
+    if args.window > 0 && args.window < MIN_WINDOW {
+        return Err(format!(
+            "--window {}: use 0 (read files whole) or at least 16KiB",
+            args.window
+        )
+        .into());
     }
     let mut options = IngestOptions {
         read: Options {
