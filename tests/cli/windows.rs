@@ -341,3 +341,56 @@ fn a_sparse_column_types_as_in_a_whole_read() {
         );
     }
 }
+
+/// `--max-input-size` bounds what a whole read holds; a file read in windows holds a
+/// window at a time, so it is not bound by it, unless it has to be read whole.
+#[test]
+fn the_input_limit_bounds_whole_reads_not_windows() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("big.csv"), varied_csv(20_000, None)).unwrap();
+    let limit = ["--max-input-size", "256KiB"];
+    let whole = runlake(
+        dir.path(),
+        &["ingest", limit[0], limit[1], "--window", "0", "big.csv"],
+    );
+    assert_eq!(whole.status.code(), Some(1));
+    assert!(
+        stderr(&whole).contains("holds more than 262144 bytes"),
+        "{}",
+        stderr(&whole)
+    );
+    let windowed = ok(
+        dir.path(),
+        &["ingest", limit[0], limit[1], "--window", "64KiB", "big.csv"],
+    );
+    assert!(
+        windowed.contains("big +20000") && windowed.contains("read in"),
+        "{windowed}"
+    );
+    std::fs::write(
+        dir.path().join("late_bad_row.csv"),
+        varied_csv(20_000, Some("m1,slow,3,late")),
+    )
+    .unwrap();
+    let o = runlake(
+        dir.path(),
+        &[
+            "ingest",
+            limit[0],
+            limit[1],
+            "--window",
+            "64KiB",
+            "late_bad_row.csv",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains(
+            "late_bad_row.csv: the file must be read whole (it has bad rows), and it holds \
+             more than 262144 bytes (raise the limit with --max-input-size)"
+        ),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(parquet_files(&dir.path().join("lake/late_bad_row")), 0);
+}

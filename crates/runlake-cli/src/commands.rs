@@ -49,8 +49,9 @@ pub struct IngestArgs {
     /// Offset of times written without a zone (vLLM's `date`), e.g. +08:00; default UTC.
     #[arg(long, value_name = "OFFSET", default_value = "UTC", value_parser = crate::values::offset)]
     timezone: i32,
-    /// The most a file may hold after decompression, e.g. 512MiB or 8GiB: a larger one
-    /// (or a decompression bomb) is refused once it is read that far.
+    /// The most a file read whole may hold after decompression, e.g. 512MiB or 8GiB: a
+    /// larger one (or a decompression bomb) is refused once it is read that far. CSV and
+    /// TSV files read in windows (--window) are not bound by it.
     #[arg(long, value_name = "SIZE", default_value = "4GiB", value_parser = crate::values::size)]
     max_input_size: usize,
     /// The longest line a text file may have (a JSON document on one line is one line).

@@ -19,7 +19,7 @@ use std::time::SystemTime;
 use sha2::{Digest, Sha256};
 
 use crate::generic::{delimited_format, read_body, read_header};
-use crate::source::{CHUNK, check_text, is_binary, is_compressed, read_at_most, too_large};
+use crate::source::{CHUNK, check_text, is_binary, is_compressed, read_at_most};
 use crate::{Error, Format, InputLimits, Options, Parsed, Progress, Result, Source, TableData};
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -62,7 +62,8 @@ impl DelimitedStream {
     /// Opens `path` to be read `window` bytes at a time, or `None` when it is not a
     /// file to read that way: not larger than one window, compressed, binary, not CSV or
     /// TSV, or with a header longer than a window. Fails as a whole read would on what
-    /// the first window shows (too large, a NUL byte, a line too long).
+    /// the first window shows (a NUL byte, a line too long). `limits.max_bytes` does not
+    /// apply: a window of the file is held at a time, whatever its size.
     pub fn open(
         path: &Path,
         limits: &InputLimits,
@@ -78,9 +79,6 @@ impl DelimitedStream {
         let meta = file.metadata().map_err(failed)?;
         if window == 0 || !meta.is_file() || meta.len() <= window as u64 {
             return Ok(None);
-        }
-        if meta.len() > limits.max_bytes {
-            return Err(too_large(&name, limits));
         }
         let mut first = vec![0u8; window];
         let n = read_at_most(&file, &mut first, 0).map_err(failed)?;

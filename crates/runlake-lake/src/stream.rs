@@ -30,10 +30,17 @@ use crate::{INGESTS, Lake, Result, committed, is_conflict, layout, write};
 /// How often a commit that lost a race is tried again before the file is read whole.
 const COMMIT_ATTEMPTS: usize = 10;
 
+/// What the window path did with a file.
+enum Windowed {
+    Done(IngestReport),
+    /// Nothing committed: the file is to be read whole, for this reason.
+    ReadWhole(&'static str),
+}
+
 /// Why the window path stopped without committing.
 enum Stop {
-    /// Read the file whole instead.
-    ReadWhole,
+    /// Read the file whole instead, for this reason.
+    ReadWhole(&'static str),
     /// The content was already ingested.
     AlreadyIngested(String),
 }
@@ -60,8 +67,23 @@ impl Lake {
         if !options.dry_run && options.window > 0 {
             let opened = DelimitedStream::open(path, limits, &options.read, options.window)?;
             if let Some(stream) = opened {
-                if let Some(report) = self.ingest_windows(stream, options).await? {
-                    return Ok(report);
+                let len = stream.len();
+                let reason = match self.ingest_windows(stream, options).await? {
+                    Windowed::Done(report) => return Ok(report),
+                    Windowed::ReadWhole(reason) => reason,
+                };
+                // Windows hold a window of the file, whatever its size; a whole read holds
+                // all of it, which the input limit bounds.
+                if len > limits.max_bytes {
+                    return Err(runlake_ingest::Error::Read {
+                        source_name: path.display().to_string(),
+                        message: format!(
+                            "the file must be read whole ({reason}), and it holds more than \
+                             {} bytes (raise the limit with --max-input-size)",
+                            limits.max_bytes
+                        ),
+                    }
+                    .into());
                 }
                 if let Some(p) = &options.read.progress {
                     p.start();
@@ -72,22 +94,27 @@ impl Lake {
         self.ingest(&source, options).await
     }
 
-    /// The window path; `None` when the file is to be read whole.
+    /// The window path.
     async fn ingest_windows(
         &self,
         stream: DelimitedStream,
         options: &IngestOptions,
-    ) -> Result<Option<IngestReport>> {
+    ) -> Result<Windowed> {
         let name = stream.table().to_string();
         if !natural_keys(&name).is_empty() {
-            return Ok(None);
+            return Ok(Windowed::ReadWhole(
+                "the table is deduplicated by its natural keys",
+            ));
         }
         if crate::validate_table_name(&name).is_err() {
-            return Ok(None); // the whole read says what is wrong with it
+            // The whole read says what is wrong with it.
+            return Ok(Windowed::ReadWhole("the table name is not valid"));
         }
         let existing = self.table(&name).await?;
         let existing_schema: Option<SchemaRef> = match &existing {
-            Some(table) if layout::sort_order_of(table).is_some() => return Ok(None),
+            Some(table) if layout::sort_order_of(table).is_some() => {
+                return Ok(Windowed::ReadWhole("the table keeps a sort order"));
+            }
             Some(table) => Some(table.snapshot()?.snapshot().arrow_schema()),
             None => None,
         };
@@ -127,18 +154,19 @@ impl Lake {
                 writers.discard().await;
             }
             return match stop {
-                Stop::ReadWhole => Ok(None),
+                Stop::ReadWhole(reason) => Ok(Windowed::ReadWhole(reason)),
                 Stop::AlreadyIngested(sha) => {
                     let report = already(&stream, &name, sha);
                     let key = self.ingest_key(&report.sha256, false, now).await?;
                     self.record_if_missing(&report, &key, &log_key(&key, &[&name]), now)
                         .await?;
-                    Ok(Some(report))
+                    Ok(Windowed::Done(report))
                 }
             };
         }
         let Some(writers) = writers else {
-            return Ok(None); // no rows at all: the whole read says what the file holds
+            // The whole read says what the file holds.
+            return Ok(Windowed::ReadWhole("it has no rows"));
         };
         let schema = run.schema.clone().expect("set with the writers");
         self.commit_windows(stream, writers, &run, &name, schema, options, now)
@@ -182,7 +210,8 @@ impl Lake {
                 return Ok(None);
             };
             if typed.bad_rows > 0 {
-                return Ok(Some(Stop::ReadWhole)); // the whole read reports them, with their lines
+                // The whole read reports them, with their lines.
+                return Ok(Some(Stop::ReadWhole("it has bad rows")));
             }
             run.records += typed.records;
             if let Some(mut out) = typed.out.filter(|o| o.rows > 0) {
@@ -196,7 +225,7 @@ impl Lake {
                 let schema = out.batches[0].schema();
                 match &run.schema {
                     None if !write::fits(existing_schema.as_deref(), &out.batches) => {
-                        return Ok(Some(Stop::ReadWhole));
+                        return Ok(Some(Stop::ReadWhole("its columns differ from the table's")));
                     }
                     None => {
                         let properties = crate::writer_properties(&schema);
@@ -205,7 +234,11 @@ impl Lake {
                         run.writers = Some(writers);
                         run.schema = Some(schema.clone());
                     }
-                    Some(first) if *first != schema => return Ok(Some(Stop::ReadWhole)),
+                    Some(first) if *first != schema => {
+                        return Ok(Some(Stop::ReadWhole(
+                            "a column's type differs from one window to another",
+                        )));
+                    }
                     Some(_) => {}
                 }
                 run.rows += out.rows;
@@ -245,7 +278,7 @@ impl Lake {
         schema: SchemaRef,
         options: &IngestOptions,
         now: i64,
-    ) -> Result<Option<IngestReport>> {
+    ) -> Result<Windowed> {
         let (adds, failed) = writers.close().await;
         let table = self.table_or_empty(name).await?;
         let store = table.log_store().object_store(None);
@@ -286,7 +319,7 @@ impl Lake {
                 write::delete_files(&store, &adds).await;
                 self.record_if_missing(&report, &key, &log_key, now).await?;
                 report.already_ingested = true;
-                return Ok(Some(report));
+                return Ok(Windowed::Done(report));
             }
             let existing = match table.version() {
                 Some(_) => Some(table.snapshot()?.snapshot().arrow_schema()),
@@ -295,9 +328,10 @@ impl Lake {
             if let Some(existing) = &existing
                 && !write::same_columns(existing, &schema)
             {
-                // Another writer changed the table's schema since the rows were typed.
                 write::delete_files(&store, &adds).await;
-                return Ok(None);
+                return Ok(Windowed::ReadWhole(
+                    "another writer changed the table's columns meanwhile",
+                ));
             }
             let commit = CommitProperties::default()
                 .with_application_transactions(vec![Transaction::new(&key.app_id, key.version)])
@@ -309,7 +343,9 @@ impl Lake {
                 }
                 Err(e) if is_conflict(&e) => {
                     write::delete_files(&store, &adds).await;
-                    return Ok(None);
+                    return Ok(Windowed::ReadWhole(
+                        "its commit kept losing to other writers",
+                    ));
                 }
                 Err(e) => {
                     write::delete_files(&store, &adds).await;
@@ -325,7 +361,7 @@ impl Lake {
         let log = ingests_batch(&report, "ingest", now);
         self.append(INGESTS, vec![log], &log_key, &[], false)
             .await?;
-        Ok(Some(report))
+        Ok(Windowed::Done(report))
     }
 }
 
