@@ -109,14 +109,19 @@ impl Server {
         (Server { child, uri }, receive)
     }
 
-    /// The rows of one query run through the ADBC driver.
-    pub fn query(&self, sql: &str) -> Value {
+    /// One query run through the ADBC driver, as the client process ends.
+    fn run_query(&self, sql: &str) -> std::process::Output {
         let script = crate::repo().join("tests/python/flight_clients.py");
-        let out = Command::new(test_python())
+        Command::new(test_python())
             .arg(script)
             .args(["query", &self.uri, sql])
             .output()
-            .expect("python runs");
+            .expect("python runs")
+    }
+
+    /// The rows of one query run through the ADBC driver.
+    pub fn query(&self, sql: &str) -> Value {
+        let out = self.run_query(sql);
         assert!(
             out.status.success(),
             "query {sql} failed: {}",
@@ -130,12 +135,7 @@ impl Server {
 
     /// The error a query run through the ADBC driver fails with, as the client reports it.
     pub fn query_error(&self, sql: &str) -> String {
-        let script = crate::repo().join("tests/python/flight_clients.py");
-        let out = Command::new(test_python())
-            .arg(script)
-            .args(["query", &self.uri, sql])
-            .output()
-            .expect("python runs");
+        let out = self.run_query(sql);
         assert!(!out.status.success(), "query {sql} did not fail");
         String::from_utf8_lossy(&out.stderr).into_owned()
     }

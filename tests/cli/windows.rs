@@ -62,6 +62,18 @@ fn varied_csv(n: usize, last: Option<&str>) -> String {
     text
 }
 
+/// A last row whose latency is not a number: a bad row at the file's end.
+const LATE_BAD_ROW: &str = "m1,slow,3,late";
+
+/// `late_bad_row.csv` in `dir`: 20,000 rows, the last of them bad.
+fn write_late_bad_row(dir: &Path) {
+    std::fs::write(
+        dir.join("late_bad_row.csv"),
+        varied_csv(20_000, Some(LATE_BAD_ROW)),
+    )
+    .unwrap();
+}
+
 /// The table as CSV in line order, every column but the ingest time.
 fn table_text(dir: &Path, table: &str) -> String {
     csv(
@@ -225,11 +237,7 @@ fn a_file_the_windows_cannot_take_as_it_is_is_read_whole() {
             (0..19_999).map(|i| (i % 300) as f64).sum::<f64>() + 2.5
         )
     );
-    std::fs::write(
-        dir.path().join("late_bad_row.csv"),
-        varied_csv(20_000, Some("m1,slow,3,late")),
-    )
-    .unwrap();
+    write_late_bad_row(dir.path());
     let o = runlake(
         dir.path(),
         &["ingest", "--window", "64KiB", "late_bad_row.csv"],
@@ -367,11 +375,7 @@ fn the_input_limit_bounds_whole_reads_not_windows() {
         windowed.contains("big +20000") && windowed.contains("read in"),
         "{windowed}"
     );
-    std::fs::write(
-        dir.path().join("late_bad_row.csv"),
-        varied_csv(20_000, Some("m1,slow,3,late")),
-    )
-    .unwrap();
+    write_late_bad_row(dir.path());
     let o = runlake(
         dir.path(),
         &[

@@ -13,6 +13,8 @@
 
 use std::fs::File;
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::SystemTime;
 
@@ -48,6 +50,9 @@ pub struct DelimitedStream {
     renamed: Vec<(String, String)>,
     progress: Option<Progress>,
     hashing: Option<JoinHandle<std::io::Result<String>>>,
+    /// Set when the stream is dropped: the hashing thread stops at its next chunk (a
+    /// file sent back to the whole read is hashed again there).
+    stop_hashing: Arc<AtomicBool>,
     sha256: Option<String>,
     windows: usize,
 }
@@ -118,9 +123,10 @@ impl DelimitedStream {
             .table
             .clone()
             .unwrap_or_else(|| crate::default_table_name(&name));
+        let stop_hashing = Arc::new(AtomicBool::new(false));
         let hashing = {
-            let (path, len) = (path.to_path_buf(), meta.len());
-            std::thread::spawn(move || hash_file(&path, len))
+            let (path, len, stop) = (path.to_path_buf(), meta.len(), stop_hashing.clone());
+            std::thread::spawn(move || hash_file(&path, len, &stop))
         };
         Ok(Some(Self {
             name,
@@ -139,6 +145,7 @@ impl DelimitedStream {
             renamed: header.renamed,
             progress: options.progress.clone(),
             hashing: Some(hashing),
+            stop_hashing,
             sha256: None,
             windows: 0,
         }))
@@ -291,14 +298,26 @@ impl DelimitedStream {
     }
 }
 
+impl Drop for DelimitedStream {
+    fn drop(&mut self) {
+        self.stop_hashing.store(true, Ordering::Relaxed);
+    }
+}
+
 /// The hex SHA-256 of the first `len` bytes of the file at `path`; an error if it
-/// holds fewer.
-fn hash_file(path: &Path, len: u64) -> std::io::Result<String> {
+/// holds fewer, or once `stop` is set.
+fn hash_file(path: &Path, len: u64, stop: &AtomicBool) -> std::io::Result<String> {
     let file = File::open(path)?;
     let mut hasher = Sha256::new();
     let mut chunk = vec![0u8; CHUNK];
     let mut done = 0u64;
     while done < len {
+        if stop.load(Ordering::Relaxed) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::Interrupted,
+                "the ingest stopped reading the file",
+            ));
+        }
         let want = (len - done).min(CHUNK as u64) as usize;
         let n = read_at_most(&file, &mut chunk[..want], done)?;
         if n < want {

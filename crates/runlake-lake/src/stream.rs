@@ -110,15 +110,16 @@ impl Lake {
             // The whole read says what is wrong with it.
             return Ok(Windowed::ReadWhole("the table name is not valid"));
         }
-        let existing = self.table(&name).await?;
-        let existing_schema: Option<SchemaRef> = match &existing {
-            Some(table) if layout::sort_order_of(table).is_some() => {
+        // Loaded once for the checks and the writers' statistics columns; the commit
+        // loads it again, as other writers may have committed meanwhile.
+        let table = self.table_or_empty(&name).await?;
+        let existing_schema: Option<SchemaRef> = match table.version() {
+            Some(_) if layout::sort_order_of(&table).is_some() => {
                 return Ok(Windowed::ReadWhole("the table keeps a sort order"));
             }
-            Some(table) => Some(table.snapshot()?.snapshot().arrow_schema()),
+            Some(_) => Some(table.snapshot()?.snapshot().arrow_schema()),
             None => None,
         };
-        let table = self.table_or_empty(&name).await?;
         let now = now_us();
         if let Some(p) = &options.read.progress {
             p.set_phase(format!("reading and writing {name}"));
