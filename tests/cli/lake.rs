@@ -591,3 +591,94 @@ fn a_closed_standard_output_ends_a_printing_command_quietly() {
     assert_eq!(String::from_utf8_lossy(&out.stderr), "");
     assert!(!dir.path().join("lake").join("predictions").exists());
 }
+
+/// A Parquet file is read in batches of 65,536 rows; an append to a table with natural
+/// keys sorts the rows of every batch together (the key columns are sorted, then the rows
+/// gathered from the batches), so each written file holds its rows in key order and
+/// every row lands once with its values.
+#[test]
+fn a_parquet_file_of_several_batches_is_sorted_as_a_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("requests.parquet");
+    // 150,000 rows over 13 runs, in scrambled order.
+    ok(
+        dir.path(),
+        &[
+            "sql",
+            &format!(
+                "COPY (SELECT 'r' || lpad(CAST(i * 7919 % 13 AS VARCHAR), 2, '0') AS run_id, \
+                 (i * 104729) % 150000 AS request_index, CAST(i AS DOUBLE) / 4 AS ttft_ms \
+                 FROM generate_series(0, 149999) t(i)) TO '{}'",
+                file.display()
+            ),
+        ],
+    );
+    let said = ok(
+        dir.path(),
+        &["ingest", file.to_str().unwrap(), "--table", "requests"],
+    );
+    assert!(said.contains("-> requests +150000"), "{said}");
+    let files: Vec<PathBuf> = std::fs::read_dir(dir.path().join("lake/requests"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .collect();
+    assert!(!files.is_empty());
+    let mut rows = 0;
+    for f in &files {
+        // One partition, so the rows come back in the file's order.
+        let text = ok(
+            dir.path(),
+            &[
+                "sql",
+                "--format",
+                "csv",
+                &format!(
+                    "SET datafusion.execution.target_partitions = 1; \
+                     SELECT run_id, request_index, ttft_ms FROM '{}'",
+                    f.display()
+                ),
+            ],
+        );
+        let keys: Vec<(String, i64, f64)> = text
+            .lines()
+            .skip_while(|l| *l != "run_id,request_index,ttft_ms")
+            .skip(1)
+            .map(|l| {
+                let mut v = l.split(',');
+                let run = v.next().unwrap().to_string();
+                let index = v.next().unwrap().parse().unwrap();
+                let ttft = v.next().unwrap().parse().unwrap();
+                (run, index, ttft)
+            })
+            .collect();
+        assert!(
+            keys.windows(2)
+                .all(|w| (&w[0].0, w[0].1) < (&w[1].0, w[1].1)),
+            "{} is not in key order",
+            f.display()
+        );
+        // Each row kept its own values: the row made from i has ttft_ms i / 4.
+        for (run, index, ttft) in &keys {
+            let i = (ttft * 4.0) as i64;
+            assert_eq!(run, &format!("r{:02}", i * 7919 % 13));
+            assert_eq!(*index, (i * 104_729) % 150_000);
+        }
+        rows += keys.len();
+    }
+    assert_eq!(rows, 150_000);
+    // s: the sum of i / 4 for i below 150,000 (149,999 * 150,000 / 8, exact in doubles).
+    assert_eq!(
+        ok(
+            dir.path(),
+            &[
+                "sql",
+                "--format",
+                "csv",
+                "SELECT count(DISTINCT request_index) AS n, count(DISTINCT _line) AS lines, \
+                 sum(ttft_ms) AS s FROM requests"
+            ]
+        ),
+        "n,lines,s\n150000,150000,2812481250.0\n"
+    );
+}

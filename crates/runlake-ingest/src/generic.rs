@@ -648,6 +648,15 @@ pub fn with_provenance(
     ingested_at_us: i64,
 ) -> Vec<RecordBatch> {
     let mut next_line = 1i64;
+    // The constant columns are built once, at the largest batch's length, and sliced:
+    // `_source` repeats the file's name on every row.
+    let most = batches.iter().map(RecordBatch::num_rows).max().unwrap_or(0);
+    let sources: ArrayRef = Arc::new(StringArray::from_iter_values(std::iter::repeat_n(
+        source_name,
+        most,
+    )));
+    let times: ArrayRef =
+        Arc::new(TimestampMicrosecondArray::from(vec![ingested_at_us; most]).with_timezone("UTC"));
     batches
         .into_iter()
         .map(|b| {
@@ -668,16 +677,14 @@ pub fn with_provenance(
                 .map(|(_, c)| c.clone())
                 .collect();
             fields.push(Field::new(SOURCE, DataType::Utf8, true));
-            columns.push(Arc::new(StringArray::from(vec![source_name; n])));
+            columns.push(sources.slice(0, n));
             fields.push(Field::new(LINE, DataType::Int64, true));
             columns.push(Arc::new(Int64Array::from_iter_values(
                 next_line..next_line + n as i64,
             )));
             next_line += n as i64;
             fields.push(Field::new(INGESTED_AT, timestamp_type(), true));
-            columns.push(Arc::new(
-                TimestampMicrosecondArray::from(vec![ingested_at_us; n]).with_timezone("UTC"),
-            ));
+            columns.push(times.slice(0, n));
             RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
                 .expect("provenance columns fit")
         })
