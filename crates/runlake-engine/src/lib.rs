@@ -9,7 +9,9 @@
 //!   list columns decoded page by page, `SET runlake.execution.list_scan = false` to use
 //!   arrow-rs's reader instead;
 //! - [`IntKeyAggregate`] (`groupby`): grouping by one integer key with runlake's
-//!   accumulators, `SET runlake.execution.int_key_aggregate = false` to use DataFusion's.
+//!   accumulators, `SET runlake.execution.int_key_aggregate = false` to use DataFusion's;
+//!   with many groups its input is repartitioned by the key first
+//!   (`runlake.execution.int_key_split_groups`).
 
 pub mod catalog;
 pub mod cluster;

@@ -17,6 +17,11 @@ pub struct RunlakeOptions {
     /// `runlake.execution.int_key_aggregate`: group by one integer key with
     /// [`crate::IntKeyAggregate`]; `false` keeps DataFusion's hash aggregate.
     pub int_key_aggregate: bool,
+    /// `runlake.execution.int_key_split_groups`: a partial aggregation of
+    /// [`crate::IntKeyAggregate`] whose input's statistics promise at least this many
+    /// groups (and enough rows for each) gets its input repartitioned by the key first,
+    /// so each partition aggregates its own share of the groups; `0` never does.
+    pub int_key_split_groups: u64,
 }
 
 impl Default for RunlakeOptions {
@@ -24,12 +29,14 @@ impl Default for RunlakeOptions {
         RunlakeOptions {
             list_scan: true,
             int_key_aggregate: true,
+            int_key_split_groups: crate::groupby::SPLIT_GROUPS,
         }
     }
 }
 
 const LIST_SCAN: &str = "execution.list_scan";
 const INT_KEY_AGGREGATE: &str = "execution.int_key_aggregate";
+const INT_KEY_SPLIT_GROUPS: &str = "execution.int_key_split_groups";
 
 impl RunlakeOptions {
     /// The options of a session's configuration (the defaults when it has none).
@@ -54,6 +61,13 @@ fn parse_bool(key: &str, value: &str) -> Result<bool> {
     }
 }
 
+fn parse_count(key: &str, value: &str) -> Result<u64> {
+    match value.trim().parse() {
+        Ok(n) => Ok(n),
+        Err(_) => config_err!("runlake.{key}: '{value}' is not a whole number of 0 or more"),
+    }
+}
+
 impl ExtensionOptions for RunlakeOptions {
     fn as_any(&self) -> &dyn Any {
         self
@@ -71,10 +85,11 @@ impl ExtensionOptions for RunlakeOptions {
         match key {
             LIST_SCAN => self.list_scan = parse_bool(key, value)?,
             INT_KEY_AGGREGATE => self.int_key_aggregate = parse_bool(key, value)?,
+            INT_KEY_SPLIT_GROUPS => self.int_key_split_groups = parse_count(key, value)?,
             _ => {
                 return config_err!(
-                    "runlake.{key} is not an option (there are runlake.{LIST_SCAN} and \
-                     runlake.{INT_KEY_AGGREGATE})"
+                    "runlake.{key} is not an option (there are runlake.{LIST_SCAN}, \
+                     runlake.{INT_KEY_AGGREGATE} and runlake.{INT_KEY_SPLIT_GROUPS})"
                 );
             }
         }
@@ -94,6 +109,12 @@ impl ExtensionOptions for RunlakeOptions {
                 value: Some(self.int_key_aggregate.to_string()),
                 description: "Group by one integer key with runlake's aggregate operator \
                               (false: DataFusion's hash aggregate)",
+            },
+            ConfigEntry {
+                key: format!("{}.{INT_KEY_SPLIT_GROUPS}", Self::PREFIX),
+                value: Some(self.int_key_split_groups.to_string()),
+                description: "Repartition the input of an integer-key aggregation by its key \
+                              when the statistics promise at least this many groups (0: never)",
             },
         ]
     }

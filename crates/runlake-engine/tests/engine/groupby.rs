@@ -146,34 +146,9 @@ fn table() -> MemTable {
                     .collect::<StringArray>(),
             ),
         ),
-        (
-            "v",
-            Arc::new(
-                (0..ROWS)
-                    .map(|i| (!i.is_multiple_of(13)).then_some((i % 1009) as f64 * 0.37 + 1.0))
-                    .collect::<Float64Array>(),
-            ),
-        ),
-        (
-            "w",
-            Arc::new(
-                (0..ROWS)
-                    .map(|i| Some(((i * 7919) % 1013) as f64 / 1013.0 + 0.5))
-                    .collect::<Float64Array>(),
-            ),
-        ),
     ];
-    let schema = Arc::new(Schema::new(
-        columns
-            .iter()
-            .map(|(name, a)| Field::new(*name, a.data_type().clone(), true))
-            .collect::<Vec<_>>(),
-    ));
-    let batch = RecordBatch::try_new(
-        Arc::clone(&schema),
-        columns.into_iter().map(|(_, a)| a).collect(),
-    )
-    .unwrap();
+    let batch = with_values(columns, ROWS);
+    let schema = batch.schema();
     // Two partitions of several batches each.
     let parts = (0..2)
         .map(|p| {
@@ -183,6 +158,33 @@ fn table() -> MemTable {
         })
         .collect();
     MemTable::try_new(schema, parts).unwrap()
+}
+
+/// `columns` and two value columns of `rows` rows: `v` (with NULLs) and `w`.
+fn with_values(mut columns: Vec<(&str, ArrayRef)>, rows: usize) -> RecordBatch {
+    columns.push((
+        "v",
+        Arc::new(
+            (0..rows)
+                .map(|i| (!i.is_multiple_of(13)).then_some((i % 1009) as f64 * 0.37 + 1.0))
+                .collect::<Float64Array>(),
+        ),
+    ));
+    columns.push((
+        "w",
+        Arc::new(
+            (0..rows)
+                .map(|i| Some(((i * 7919) % 1013) as f64 / 1013.0 + 0.5))
+                .collect::<Float64Array>(),
+        ),
+    ));
+    let schema = Arc::new(Schema::new(
+        columns
+            .iter()
+            .map(|(name, a)| Field::new(*name, a.data_type().clone(), true))
+            .collect::<Vec<_>>(),
+    ));
+    RecordBatch::try_new(schema, columns.into_iter().map(|(_, a)| a).collect()).unwrap()
 }
 
 fn report(key: &str) -> String {
@@ -366,4 +368,127 @@ async fn a_full_memory_pool_makes_the_partial_aggregation_emit_early() {
     assert_eq!(same_result(&sql, &with, &without).await, 40_001);
     let emitted = partial_output_rows(&with, &sql).await;
     assert!(emitted > 80_002, "{emitted} partial rows");
+}
+
+/// The plan's operators from the top, one name per line (`IntKeyAggregateExec: mode=...`
+/// keeps its mode, a `RepartitionExec` its partitioning).
+fn operators(plan: &str) -> Vec<String> {
+    plan.lines()
+        .map(|l| l.trim().split(", aggr=").next().unwrap_or("").to_string())
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+/// Whether the partial aggregation's input is repartitioned by `key` in `plan`.
+fn split_by(plan: &str, key: &str) -> bool {
+    let ops = operators(plan);
+    ops.windows(2).any(|w| {
+        w[0].starts_with("IntKeyAggregateExec: mode=Partial")
+            && w[1].starts_with(&format!("RepartitionExec: partitioning=Hash([{key}@"))
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_groups_split_the_input_by_key_and_give_the_same_result() {
+    // 40,000 rows in one Parquet file, read as two partitions: `k` has 500 possible keys
+    // (80 rows a key; also grouped as `k % 7`, an expression), `u` 5,000 (8 rows a key).
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("groups.parquet");
+    let rows = 40_000usize;
+    let scramble = |i: usize, n: usize| (i.wrapping_mul(2_654_435_761) % n) as i64;
+    let columns: Vec<(&str, ArrayRef)> = vec![
+        (
+            "k",
+            Arc::new(
+                (0..rows)
+                    .map(|i| (!i.is_multiple_of(101)).then(|| scramble(i, 500) + 1_000))
+                    .collect::<Int64Array>(),
+            ),
+        ),
+        (
+            "u",
+            Arc::new(
+                (0..rows)
+                    .map(|i| scramble(i, 5_000) as i32)
+                    .collect::<Int32Array>(),
+            ),
+        ),
+    ];
+    let batch = with_values(columns, rows);
+    let schema = batch.schema();
+    let props = datafusion::parquet::file::properties::WriterProperties::builder()
+        .set_max_row_group_row_count(Some(5_000))
+        .build();
+    let file = std::fs::File::create(&path).unwrap();
+    let mut writer =
+        datafusion::parquet::arrow::ArrowWriter::try_new(file, schema, Some(props)).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+
+    let open = |rule: bool, split_groups: Option<u64>| {
+        let mut config = SessionConfig::new();
+        config.options_mut().optimizer.repartition_file_min_size = 1;
+        if let Some(groups) = split_groups {
+            config = config.with_option_extension(runlake_engine::RunlakeOptions {
+                int_key_split_groups: groups,
+                ..Default::default()
+            });
+        }
+        let ctx = session(rule, config, None);
+        let path = path.clone();
+        async move {
+            ctx.register_parquet("p", path.to_str().unwrap(), Default::default())
+                .await
+                .unwrap();
+            ctx
+        }
+    };
+    let report = |key: &str| {
+        format!(
+            "SELECT {key} AS k, count(*) AS n, sum(v) AS s, pearson(v, w) AS r, mape(v, w) AS m, \
+             cv(v) AS c, sum(v) FILTER (WHERE w > 1.0) AS sf FROM p GROUP BY {key} ORDER BY k"
+        )
+    };
+    let without = open(false, None).await;
+    let split = open(true, Some(400)).await;
+    let by_k = report("k");
+    let plan = explain(&split, &by_k).await;
+    assert!(
+        split_by(&plan, "k"),
+        "500 keys >= 400 and 80 rows a key:\n{plan}"
+    );
+    assert_eq!(same_result(&by_k, &split, &without).await, 501);
+    // Each partition aggregated its own keys: one state per group reaches the final stage.
+    assert_eq!(partial_output_rows(&split, &by_k).await, 501);
+
+    // Fewer possible keys than the option asks for: no split (the default is 65,536).
+    for ctx in [open(true, Some(600)).await, open(true, None).await] {
+        let plan = explain(&ctx, &by_k).await;
+        assert!(plan.contains("IntKeyAggregateExec"), "{plan}");
+        assert!(!split_by(&plan, "k"), "{plan}");
+        assert_eq!(same_result(&by_k, &ctx, &without).await, 501);
+    }
+    // Too few rows a key (8 < 16), a key that is an expression, or `0`: no split.
+    let eager = open(true, Some(2)).await;
+    for (key, column, groups) in [("u", "u", 5_000), ("k % 7", "k", 8)] {
+        let sql = report(key);
+        let plan = explain(&eager, &sql).await;
+        assert!(plan.contains("IntKeyAggregateExec"), "{plan}");
+        assert!(!split_by(&plan, column), "{plan}");
+        assert_eq!(same_result(&sql, &eager, &without).await, groups, "{key}");
+    }
+    let never = open(true, Some(0)).await;
+    assert!(!split_by(&explain(&never, &by_k).await, "k"));
+
+    // The option is a count of groups, set like any other.
+    split
+        .sql("SET runlake.execution.int_key_split_groups = 1000")
+        .await
+        .unwrap();
+    assert!(!split_by(&explain(&split, &by_k).await, "k"));
+    let err = split
+        .sql("SET runlake.execution.int_key_split_groups = many")
+        .await
+        .expect_err("refused");
+    assert!(err.to_string().contains("is not a whole number"), "{err}");
 }
