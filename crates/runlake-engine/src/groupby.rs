@@ -22,7 +22,9 @@
 //! `RepartitionExec`), so each partition aggregates only its own keys.
 //!
 //! It applies to `AggregateMode::Partial` with one integer-like key (`Int*`, `UInt*`,
-//! dates, times, timestamps, durations), no grouping sets, no ordered input, no `LIMIT`
+//! dates, times, timestamps, durations) or floating-point key (`Float32`, `Float64`: by
+//! bit pattern with `-0.0` folded into `0.0`, as DataFusion groups them; a CSV's whole
+//! numbers land in the lake as `Float64`), no grouping sets, no ordered input, no `LIMIT`
 //! on groups, and aggregates that are not `DISTINCT`, not ordered and have a
 //! `GroupsAccumulator`. Every other aggregation is left to DataFusion.
 
@@ -192,7 +194,8 @@ fn split_input(agg: &AggregateExec, min_groups: u64) -> Result<Option<AggregateE
     )?))
 }
 
-/// An integer-like statistic as an `i128` (every key type fits).
+/// An integer-like statistic as an `i128` (every integer key type fits); `None` for a
+/// float, whose range says nothing of how many keys it holds.
 fn integer(value: &ScalarValue) -> Option<i128> {
     use ScalarValue::*;
     Some(match value {
@@ -229,6 +232,9 @@ fn key_width(data_type: &DataType) -> Option<usize> {
         Int16 | UInt16 => Some(2),
         Int32 | UInt32 | Date32 | Time32(_) => Some(4),
         Int64 | UInt64 | Date64 | Time64(_) | Timestamp(_, _) | Duration(_) => Some(8),
+        // By bit pattern, as DataFusion's own grouping compares them (below: `Key`).
+        Float32 => Some(4),
+        Float64 => Some(8),
         _ => None,
     }
 }
@@ -641,6 +647,8 @@ impl KeyTable {
             };
         }
         match (width, signed) {
+            _ if keys.data_type() == &DataType::Float32 => intern!(f32),
+            _ if keys.data_type() == &DataType::Float64 => intern!(f64),
             (1, true) => intern!(i8),
             (1, false) => intern!(u8),
             (2, true) => intern!(i16),
@@ -791,7 +799,7 @@ fn home(key: i64, shift: u32) -> u32 {
     ((key as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> shift) as u32
 }
 
-/// An integer key type, widened to `i64` for the table (a bit pattern for `u64`).
+/// A key type, widened to `i64` for the table (a bit pattern for `u64` and floats).
 trait Key: ArrowNativeType {
     fn widen(self) -> i64;
 }
@@ -807,6 +815,25 @@ macro_rules! key {
     )*};
 }
 key!(i8, i16, i32, i64, u8, u16, u32, u64);
+
+/// Floating-point keys are grouped by bit pattern with `-0.0` folded into `0.0`, as
+/// DataFusion's `GroupValuesPrimitive` does: NaNs of one bit pattern are one group, and
+/// the group's key is the folded value. `emit` writes the bits back as they are.
+impl Key for f32 {
+    #[inline(always)]
+    fn widen(self) -> i64 {
+        let bits = self.to_bits();
+        (if bits << 1 == 0 { 0 } else { bits }) as i64
+    }
+}
+
+impl Key for f64 {
+    #[inline(always)]
+    fn widen(self) -> i64 {
+        let bits = self.to_bits();
+        (if bits << 1 == 0 { 0 } else { bits }) as i64
+    }
+}
 
 /// `allocated_size` of the vectors above, as DataFusion counts them.
 trait Allocated {

@@ -6,9 +6,9 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, Date32Array, Float64Array, Int8Array, Int16Array, Int32Array, Int64Array,
-    RecordBatch, StringArray, TimestampNanosecondArray, UInt8Array, UInt16Array, UInt32Array,
-    UInt64Array,
+    Array, ArrayRef, Date32Array, Float32Array, Float64Array, Int8Array, Int16Array, Int32Array,
+    Int64Array, RecordBatch, StringArray, TimestampNanosecondArray, UInt8Array, UInt16Array,
+    UInt32Array, UInt64Array,
 };
 use arrow::datatypes::{DataType, Field, Schema};
 use arrow::util::display::array_value_to_string;
@@ -138,6 +138,18 @@ fn table() -> MemTable {
             ),
         ),
         (
+            "k_f64",
+            Arc::new(float_keys(&mid).collect::<Float64Array>()),
+        ),
+        (
+            "k_f32",
+            Arc::new(
+                float_keys(&mid)
+                    .map(|k| k.map(|k| k as f32))
+                    .collect::<Float32Array>(),
+            ),
+        ),
+        (
             "k_str",
             Arc::new(
                 small
@@ -158,6 +170,21 @@ fn table() -> MemTable {
         })
         .collect();
     MemTable::try_new(schema, parts).unwrap()
+}
+
+/// Float keys from integer ones: quarters, with `-0.0` beside `0.0`, two NaNs of other
+/// bit patterns and infinities among them.
+fn float_keys(keys: &[Option<i64>]) -> impl Iterator<Item = Option<f64>> + '_ {
+    keys.iter().map(|k| {
+        k.map(|k| match k.rem_euclid(1000) {
+            7 => -0.0,
+            8 => f64::NAN,
+            9 => f64::from_bits(0x7ff8_0000_0000_0001),
+            10 => f64::INFINITY,
+            11 => f64::NEG_INFINITY,
+            _ => k as f64 * 0.25,
+        })
+    })
 }
 
 /// `columns` and two value columns of `rows` rows: `v` (with NULLs) and `w`.
@@ -213,7 +240,7 @@ async fn same_result(sql: &str, with: &SessionContext, without: &SessionContext)
                 let (gv, wv): (f64, f64) = (gs.parse().unwrap(), ws.parse().unwrap());
                 let tol = 1e-9 * wv.abs().max(1.0);
                 assert!(
-                    (gv - wv).abs() <= tol || (gv.is_nan() && wv.is_nan()),
+                    gv == wv || (gv - wv).abs() <= tol || (gv.is_nan() && wv.is_nan()),
                     "{sql}: column {c} row {row}: {gv} vs {wv}"
                 );
             } else {
@@ -239,7 +266,7 @@ async fn explain(ctx: &SessionContext, sql: &str) -> String {
 }
 
 #[tokio::test]
-async fn every_integer_key_type_gives_the_same_groups_and_values() {
+async fn every_integer_and_float_key_type_gives_the_same_groups_and_values() {
     let with = session(true, SessionConfig::new(), None);
     let without = session(false, SessionConfig::new(), None);
     for (key, groups) in [
@@ -255,6 +282,11 @@ async fn every_integer_key_type_gives_the_same_groups_and_values() {
         ("k_ts", 40_001),
         // An expression over a key column.
         ("k_i32 % 7", 14),
+        // 40,001 less the 5 x 40 keys that became -0.0 (in 0.0's group), NaN, the
+        // other NaN, +inf and -inf: 4 groups for 200 keys.
+        ("k_f64", 40_001 - 200 + 4),
+        // As f32 the other NaN loses its payload and joins NaN's group.
+        ("k_f32", 40_001 - 200 + 3),
     ] {
         let sql = report(key);
         let plan = explain(&with, &sql).await;
