@@ -274,6 +274,17 @@ fn errors_are_one_clear_line_with_exit_code_1() {
     let o = runlake(dir.path(), &["sql", "-f", "missing.sql"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("missing.sql"));
+
+    // A file that is not what its name says (here a Parquet file cut short, as while a
+    // tool is still writing it) is named in the error.
+    let whole = std::fs::read(reference_dir().join("predictions.parquet")).unwrap();
+    std::fs::write(dir.path().join("cut.parquet"), &whole[..whole.len() / 2]).unwrap();
+    let o = runlake(dir.path(), &["sql", "SELECT count(*) FROM 'cut.parquet'"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("reading 'cut.parquet'"), "{err}");
+    assert!(err.contains("Parquet"), "{err}");
 }
 
 #[test]

@@ -403,7 +403,11 @@ impl Session {
         if !Path::new(path).is_file() || self.ctx.table_exist(reference.clone())? {
             return Ok(());
         }
-        let df = read_file(&self.ctx, path).await?;
+        // DataFusion's readers do not name the file (a truncated Parquet file is only
+        // "Corrupt footer"); the context keeps the error's kind for the server's codes.
+        let df = read_file(&self.ctx, path)
+            .await
+            .map_err(|e| e.context(format!("reading '{path}'")))?;
         self.ctx
             .register_table(TableReference::bare(path), df.into_view())?;
         Ok(())
