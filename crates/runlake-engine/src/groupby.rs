@@ -127,17 +127,18 @@ fn qualifies(agg: &AggregateExec) -> Result<bool> {
 /// The default of `runlake.execution.int_key_split_groups`: the fewest groups the input's
 /// statistics must promise before a partial aggregation's input is split by key.
 ///
-/// Measured on the 2-core machine of `BENCHMARKS.md` (10M rows; `pearson`, `mape` and
-/// `cv` per group, about 176 bytes of cells and key slots a group): 3,000, 10,000 and
-/// 30,000 groups were 0-15% slower split (the rows are copied once more and each
-/// partition's groups fit in the cache either way); 100,000 groups were 17% faster
-/// (0.48 s against 0.58 s), because unsplit the two partitions' cells (2 x 17.6 MB)
-/// no longer fit in the 32 MB L3 cache, split they do (2 x 8.8 MB).
+/// Measured on the 2-core machine of `BENCHMARKS.md` ("W2: the input split by key"; 10M
+/// rows, `pearson`, `mape` and `cv` per group). With 8 partitions W2's 100k groups took
+/// 0.51 s split against 0.75 s: unsplit, every partition holds every group's cells and
+/// the final stage merges 8 states a group. With 2 partitions the split is about even
+/// (the partial stage is 5% cheaper and the final stage 35 ms cheaper, the extra copy of
+/// the rows costs as much). Forced on 3,000-30,000 groups it gained nothing, and on 64
+/// groups it lost 30%: below this many groups the input is left as it is.
 pub const SPLIT_GROUPS: u64 = 65_536;
 
 /// The fewest rows a group the statistics must promise for a split. With fewer, the
-/// partial stage reduces little: at 1,000,000 groups in 10M rows the split was 10%
-/// slower (the cells exceed the cache split or not, and the copy is extra).
+/// partial stage reduces little and the copy is extra: at 1,000,000 groups in 10M rows
+/// the split was 12% slower.
 const SPLIT_ROWS_PER_GROUP: u64 = 16;
 
 /// `agg` with its input repartitioned by its key (DataFusion's `RepartitionExec`, hash
