@@ -515,11 +515,35 @@ async fn a_handle_sees_commits_made_through_another_and_still_reads_old_versions
     assert_eq!(count(&reader, "SELECT count(*) FROM steps").await, 5);
 }
 
-#[tokio::test]
-async fn float_columns_are_written_without_a_dictionary() {
-    use datafusion::parquet::basic::Encoding;
+/// The encodings of each column chunk of the one file of `table` (its first row group).
+async fn encodings_of(
+    dir: &tempfile::TempDir,
+    lake: &Lake,
+    table: &str,
+) -> HashMap<String, Vec<datafusion::parquet::basic::Encoding>> {
     use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
 
+    let files = lake.files_at(table, None).await.unwrap();
+    assert_eq!(files.files.len(), 1);
+    let name = files.files[0].0.rsplit('/').next().unwrap().to_string();
+    let file = std::fs::File::open(dir.path().join("lake").join(table).join(name)).unwrap();
+    let reader = SerializedFileReader::new(file).unwrap();
+    let row_group = reader.metadata().row_group(0);
+    (0..row_group.num_columns())
+        .map(|i| row_group.column(i))
+        .map(|c| (c.column_path().string(), c.encodings().collect()))
+        .collect()
+}
+
+fn has_dictionary(encodings: &[datafusion::parquet::basic::Encoding]) -> bool {
+    use datafusion::parquet::basic::Encoding;
+    encodings
+        .iter()
+        .any(|e| matches!(e, Encoding::RLE_DICTIONARY | Encoding::PLAIN_DICTIONARY))
+}
+
+#[tokio::test]
+async fn float_columns_are_written_without_a_dictionary() {
     let (dir, lake) = local_lake();
     // Distinct latencies, as real ones are: a dictionary would only fill up and fall back.
     let ids: Vec<i64> = (0..5000).map(|i| i % 7).collect();
@@ -533,31 +557,96 @@ async fn float_columns_are_written_without_a_dictionary() {
     )
     .await
     .unwrap();
-    let files = lake.files_at("requests", None).await.unwrap();
-    assert_eq!(files.files.len(), 1);
-    let name = files.files[0].0.rsplit('/').next().unwrap().to_string();
-    let file = std::fs::File::open(dir.path().join("lake/requests").join(name)).unwrap();
-    let reader = SerializedFileReader::new(file).unwrap();
-    let row_group = reader.metadata().row_group(0);
-    let encodings = |column: &str| -> Vec<Encoding> {
-        let chunk = (0..row_group.num_columns())
-            .map(|i| row_group.column(i))
-            .find(|c| c.column_path().string() == column)
-            .unwrap();
-        chunk.encodings().collect()
-    };
-    let dictionary =
-        |e: &Encoding| matches!(e, Encoding::RLE_DICTIONARY | Encoding::PLAIN_DICTIONARY);
-    assert!(
-        !encodings("e2e_ms").iter().any(dictionary),
-        "{:?}",
-        encodings("e2e_ms")
-    );
+    let encodings = encodings_of(&dir, &lake, "requests").await;
+    assert!(!has_dictionary(&encodings["e2e_ms"]), "{encodings:?}");
     // Other columns keep parquet's default: seven distinct ids are a dictionary.
+    assert!(has_dictionary(&encodings["request_index"]), "{encodings:?}");
+}
+
+#[tokio::test]
+async fn time_columns_are_delta_encoded_and_full_integer_dictionaries_fall_back_to_it() {
+    use datafusion::arrow::array::TimestampMicrosecondArray;
+    use datafusion::arrow::datatypes::TimeUnit;
+    use datafusion::parquet::basic::Encoding;
+
+    let (dir, lake) = local_lake();
+    // 200,000 distinct ids overflow a 1 MiB dictionary of 8-byte values (131,072 of them);
+    // 50 queue depths fit in one; timestamps a few hundred microseconds apart.
+    let rows = 200_000_i64;
+    let ts: Vec<i64> = (0..rows)
+        .map(|i| 1_792_108_800_000_000 + i * 373 + i % 11)
+        .collect();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new(
+            "ts",
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            false,
+        ),
+        Field::new("request_id", DataType::Int64, false),
+        Field::new("queue_depth", DataType::Int64, false),
+    ]));
+    let columns: Vec<datafusion::arrow::array::ArrayRef> = vec![
+        Arc::new(TimestampMicrosecondArray::from(ts.clone()).with_timezone("UTC")),
+        Arc::new(Int64Array::from_iter_values(
+            (0..rows).map(|i| i * 7919 % rows),
+        )),
+        Arc::new(Int64Array::from_iter_values((0..rows).map(|i| i % 50))),
+    ];
+    let batch = RecordBatch::try_new(schema, columns).unwrap();
+    lake.append(
+        "requests",
+        vec![batch],
+        &CommitKey::new("ingest:times"),
+        &[],
+        false,
+    )
+    .await
+    .unwrap();
+    let encodings = encodings_of(&dir, &lake, "requests").await;
+    assert!(!has_dictionary(&encodings["ts"]), "{encodings:?}");
     assert!(
-        encodings("request_index").iter().any(dictionary),
-        "{:?}",
-        encodings("request_index")
+        encodings["ts"].contains(&Encoding::DELTA_BINARY_PACKED),
+        "{encodings:?}"
+    );
+    assert!(
+        has_dictionary(&encodings["request_id"])
+            && encodings["request_id"].contains(&Encoding::DELTA_BINARY_PACKED),
+        "{encodings:?}"
+    );
+    assert!(has_dictionary(&encodings["queue_depth"]), "{encodings:?}");
+    assert!(
+        !encodings["queue_depth"].contains(&Encoding::DELTA_BINARY_PACKED),
+        "{encodings:?}"
+    );
+    // Every value reads back as written: the sums of the values and of their squares
+    // (a permutation of 0..rows, so those are known) and the timestamps' bounds.
+    assert_eq!(
+        count(&lake, "SELECT sum(request_id) FROM requests").await,
+        rows * (rows - 1) / 2
+    );
+    assert_eq!(
+        count(&lake, "SELECT sum(queue_depth) FROM requests").await,
+        (rows / 50) * (49 * 50 / 2)
+    );
+    assert_eq!(
+        count(
+            &lake,
+            "SELECT CAST(max(ts) AS BIGINT) - CAST(min(ts) AS BIGINT) FROM requests"
+        )
+        .await,
+        ts[ts.len() - 1] - ts[0]
+    );
+    assert_eq!(
+        count(&lake, "SELECT count(DISTINCT ts) FROM requests").await,
+        rows
+    );
+    assert_eq!(
+        count(
+            &lake,
+            "SELECT sum(CAST(ts AS BIGINT) % 1000003) FROM requests"
+        )
+        .await,
+        ts.iter().map(|t| t % 1_000_003).sum::<i64>()
     );
 }
 
