@@ -303,6 +303,97 @@ async fn every_integer_and_float_key_type_gives_the_same_groups_and_values() {
     }
 }
 
+/// Integer keys are mapped directly while they lie close together and hashed from the
+/// batch that spreads them: batches whose keys move down, up, then far apart (and to
+/// both ends of i64, and of u64), with NULLs, give DataFusion's groups and values.
+#[tokio::test]
+async fn keys_that_start_close_together_and_then_spread_give_the_same_groups() {
+    let rows = 4_000;
+    let key_batches: [&dyn Fn(i64) -> Option<i64>; 6] = [
+        // Close together, with NULLs.
+        &|i| (i % 53 != 0).then_some(i % 700),
+        // Below them: the direct range extends down.
+        &|i| Some(-(i % 900) - 3_000),
+        // Above them, still within 2^18 of the lowest.
+        &|i| Some(200_000 + i % 500),
+        // The old keys again.
+        &|i| Some(i % 1_000 - 3_500),
+        // A tenth a million apart: the table turns to hashing.
+        &|i| Some(if i % 10 == 0 { i * 1_000_003 } else { i % 700 }),
+        // Both ends of i64.
+        &|i| {
+            Some(match i % 3 {
+                0 => i64::MIN + i % 5,
+                1 => i64::MAX - i % 5,
+                _ => i % 700,
+            })
+        },
+    ];
+    let batches: Vec<RecordBatch> = key_batches
+        .iter()
+        .map(|f| {
+            let keys: Int64Array = (0..rows as i64).map(f).collect();
+            let unsigned: UInt64Array = keys
+                .iter()
+                .map(|k| k.map(|k| (k as u64).wrapping_add(1 << 63)))
+                .collect();
+            with_values(vec![("k", Arc::new(keys)), ("u", Arc::new(unsigned))], rows)
+        })
+        .collect();
+    let schema = batches[0].schema();
+    // One partition sees them in order, the other with the spreading batches first.
+    let mut reversed = batches.clone();
+    reversed.reverse();
+    let table = || {
+        Arc::new(
+            MemTable::try_new(Arc::clone(&schema), vec![batches.clone(), reversed.clone()])
+                .unwrap(),
+        )
+    };
+    let with = session(true, SessionConfig::new(), None);
+    let without = session(false, SessionConfig::new(), None);
+    with.register_table("spread", table()).unwrap();
+    without.register_table("spread", table()).unwrap();
+    // Only the first four batches: the direct map all along (also in reverse).
+    let close = "(SELECT * FROM spread WHERE k IS NULL OR k BETWEEN -5000 AND 300000)";
+    let distinct = |keys: &[i64]| {
+        let mut keys = keys.to_vec();
+        keys.sort_unstable();
+        keys.dedup();
+        keys.len()
+    };
+    let all: Vec<i64> = key_batches
+        .iter()
+        .flat_map(|f| (0..rows as i64).filter_map(f))
+        .collect();
+    let near: Vec<i64> = all
+        .iter()
+        .copied()
+        .filter(|k| (-5_000..=300_000).contains(k))
+        .collect();
+    for (from, groups) in [("spread", distinct(&all) + 1), (close, distinct(&near) + 1)] {
+        for key in ["k", "u"] {
+            let sql = report(key).replace("FROM t", &format!("FROM {from}"));
+            assert!(
+                explain(&with, &sql)
+                    .await
+                    .contains("IntKeyAggregateExec: mode=Partial")
+            );
+            assert_eq!(
+                same_result(&sql, &with, &without).await,
+                groups,
+                "{key} from {from}"
+            );
+            // Each of the two partitions sees every key once: one partial group a key.
+            assert_eq!(
+                partial_output_rows(&with, &sql).await,
+                2 * groups,
+                "{key} from {from}"
+            );
+        }
+    }
+}
+
 #[tokio::test]
 async fn other_aggregations_are_left_to_datafusion() {
     let with = session(true, SessionConfig::new(), None);
