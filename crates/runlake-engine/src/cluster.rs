@@ -397,21 +397,61 @@ impl RecordBatchStream for JobStream {
     }
 }
 
+/// How long a dropped query's stream is driven on to learn the id of a job whose
+/// submission was in flight, so that it can be cancelled.
+const SUBMISSION_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
 impl Drop for JobStream {
     fn drop(&mut self) {
         if self.ended {
             return;
         }
-        let job = self
-            .plan
-            .downcast_ref::<DistributedQueryExec<LogicalPlanNode>>()
-            .and_then(DistributedQueryExec::job_id);
-        let (Some(job), Ok(runtime)) = (job, tokio::runtime::Handle::try_current()) else {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
+        let plan = Arc::clone(&self.plan);
         let scheduler = self.scheduler.clone();
-        let job = job.to_string();
+        // The job is submitted by the stream's first polls. Dropped while the submission
+        // was in flight (a timeout under load), the scheduler may hold a job whose id
+        // this side has not read yet: the stream is driven on until the id is known (or
+        // the stream ends without one), then the job is cancelled.
+        let placeholder: SendableRecordBatchStream = Box::pin(
+            datafusion::physical_plan::EmptyRecordBatchStream::new(Arc::clone(&self.schema)),
+        );
+        let mut stream = std::mem::replace(&mut self.stream, placeholder);
         runtime.spawn(async move {
+            let known = futures::future::poll_fn(|cx| {
+                loop {
+                    if let Some(job) = job_id(&plan) {
+                        return std::task::Poll::Ready(Some(job));
+                    }
+                    match stream.as_mut().poll_next(cx) {
+                        std::task::Poll::Pending => {
+                            return match job_id(&plan) {
+                                Some(job) => std::task::Poll::Ready(Some(job)),
+                                None => std::task::Poll::Pending,
+                            };
+                        }
+                        std::task::Poll::Ready(None | Some(Err(_))) => {
+                            return std::task::Poll::Ready(job_id(&plan));
+                        }
+                        std::task::Poll::Ready(Some(Ok(_))) => continue,
+                    }
+                }
+            });
+            let job = match tokio::time::timeout(SUBMISSION_WAIT, known).await {
+                Ok(Some(job)) => job,
+                // The stream ended or failed with no job submitted: nothing to cancel.
+                Ok(None) => return,
+                Err(_) => {
+                    tracing::warn!(
+                        event = "cluster_job_cancel_failed",
+                        error = "the job's id was not known within 60 s"
+                    );
+                    return;
+                }
+            };
+            drop(stream);
             let cancelled = match SchedulerGrpcClient::connect(scheduler).await {
                 Ok(mut client) => client
                     .cancel_job(CancelJobParams {
@@ -430,6 +470,14 @@ impl Drop for JobStream {
             }
         });
     }
+}
+
+/// The id of the job `plan` (a `DistributedQueryExec`) submitted, once the scheduler
+/// has answered.
+fn job_id(plan: &Arc<dyn ExecutionPlan>) -> Option<String> {
+    plan.downcast_ref::<DistributedQueryExec<LogicalPlanNode>>()
+        .and_then(DistributedQueryExec::job_id)
+        .map(|job| job.to_string())
 }
 
 /// Makes `state` a cluster session's: Ballista's configuration and optimizer rules, the
