@@ -161,6 +161,7 @@ pub(crate) async fn commit_files(
             let created = CreateBuilder::new()
                 .with_log_store(table.log_store())
                 .with_columns(delta.fields().cloned())
+                .with_configuration(crate::table_configuration())
                 .with_actions(actions)
                 .with_commit_properties(commit)
                 .await;

@@ -669,3 +669,38 @@ async fn a_missing_table_and_missing_views_are_none_and_empty() {
     lake.save_view("v", None).await.unwrap();
     assert!(lake.views().await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn every_tenth_commit_writes_a_checkpoint_and_a_fresh_reader_uses_it() {
+    let (dir, lake) = local_lake();
+    for i in 0..12_i64 {
+        lake.append(
+            "requests",
+            vec![batch(&[i * 2, i * 2 + 1], &[1.0, 2.0])],
+            &CommitKey::new(format!("ingest:{i:04}")),
+            &[],
+            false,
+        )
+        .await
+        .unwrap();
+    }
+    let log = dir.path().join("lake/requests/_delta_log");
+    let mut checkpoints: Vec<String> = std::fs::read_dir(&log)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.contains(".checkpoint."))
+        .collect();
+    checkpoints.sort();
+    // Versions 0-11: a checkpoint after the tenth commit (version 9) only.
+    assert_eq!(checkpoints, ["00000000000000000009.checkpoint.parquet"]);
+    let last: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(log.join("_last_checkpoint")).unwrap()).unwrap();
+    assert_eq!(last["version"], 9, "{last}");
+    // A reader opened now starts from the checkpoint and sees every row once.
+    let reader = Lake::open(dir.path().join("lake").to_str().unwrap(), HashMap::new()).unwrap();
+    assert_eq!(count(&reader, "SELECT count(*) FROM requests").await, 24);
+    assert_eq!(
+        count(&reader, "SELECT sum(request_index) FROM requests").await,
+        (0..24).sum::<i64>()
+    );
+}
