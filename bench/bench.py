@@ -123,6 +123,9 @@ def main():
         for w, r in old.get("serving", {}).items():
             if w not in args.workloads:
                 serving.RESULTS[w] = r
+        if "W6" not in args.workloads:
+            for query, size, engine, value in old.get("shuffle", []):
+                SHUFFLE[(query, size, engine)] = value
         b.results.extend(kept)
 
     def with_baseline(engines, make):
@@ -227,7 +230,8 @@ def main():
     finally:
         shutil.rmtree(work, ignore_errors=True)
     with open(saved, "w") as fh:
-        json.dump({"results": b.results, "serving": serving.RESULTS}, fh, indent=1)
+        json.dump({"results": b.results, "serving": serving.RESULTS,
+                   "shuffle": [[*k, v] for k, v in SHUFFLE.items()]}, fh, indent=1)
 
 
 def dir_bytes(path):
