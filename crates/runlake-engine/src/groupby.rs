@@ -788,20 +788,13 @@ impl KeyTable {
                 prefetch(direct.groups.as_ptr().wrapping_add(index(ahead.widen())));
             }
             if nulls.is_some_and(|n| n.is_null(i)) {
-                groups.push(*null_group.get_or_insert_with(|| {
-                    keys.push(0);
-                    keys.len() - 1
-                }));
+                groups.push(null_group_of(null_group, keys));
                 continue;
             }
             let key = value.widen();
             let slot = &mut direct.groups[index(key)];
             if *slot == EMPTY {
-                if keys.len() >= MAX_GROUPS {
-                    return exec_err!("GROUP BY: more than {MAX_GROUPS} groups in one partition");
-                }
-                *slot = keys.len() as u32;
-                keys.push(key);
+                *slot = push_group(keys, key)?;
             }
             groups.push(*slot as usize);
         }
@@ -841,16 +834,7 @@ impl KeyTable {
                 prefetch(self.slots.as_ptr().wrapping_add(ahead as usize));
             }
             if nulls.is_some_and(|n| n.is_null(i)) {
-                let g = match self.null_group {
-                    Some(g) => g,
-                    None => {
-                        let g = self.keys.len();
-                        self.keys.push(0);
-                        self.null_group = Some(g);
-                        g
-                    }
-                };
-                groups.push(g);
+                groups.push(null_group_of(&mut self.null_group, &mut self.keys));
                 continue;
             }
             let key = value.widen();
@@ -877,13 +861,7 @@ impl KeyTable {
     }
 
     fn new_group(&mut self, key: i64) -> Result<u32> {
-        let g = self.keys.len();
-        // 2^31 groups keep the slots within 2^32, so a home slot fits a u32.
-        if g >= MAX_GROUPS {
-            return exec_err!("GROUP BY: more than {MAX_GROUPS} groups in one partition");
-        }
-        self.keys.push(key);
-        Ok(g as u32)
+        push_group(&mut self.keys, key)
     }
 
     /// Doubles the slots and puts every group back.
@@ -938,6 +916,25 @@ impl KeyTable {
             .build()?;
         Ok(arrow::array::make_array(data))
     }
+}
+
+/// A new group of `key` at the end of `keys`: its index.
+fn push_group(keys: &mut Vec<i64>, key: i64) -> Result<u32> {
+    let g = keys.len();
+    // 2^31 groups keep the slots within 2^32, so a home slot fits a u32.
+    if g >= MAX_GROUPS {
+        return exec_err!("GROUP BY: more than {MAX_GROUPS} groups in one partition");
+    }
+    keys.push(key);
+    Ok(g as u32)
+}
+
+/// The NULL key's group, made (at the end of `keys`) the first time it is asked for.
+fn null_group_of(null_group: &mut Option<usize>, keys: &mut Vec<i64>) -> usize {
+    *null_group.get_or_insert_with(|| {
+        keys.push(0);
+        keys.len() - 1
+    })
 }
 
 /// A key's home slot: the top bits of its product with 2^64 / phi.

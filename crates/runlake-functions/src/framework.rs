@@ -476,6 +476,22 @@ fn update_lanes<F: MomentFunction, const N: usize>(
     }
 }
 
+/// A batch without filter or NULL: [`update_grouped_lanes`] for a few groups,
+/// [`update_dense`] for many.
+#[inline(always)]
+fn update_rows<F: MomentFunction, const N: usize>(
+    cells: &mut [Cell<F::State>],
+    function: &F,
+    cols: [&[f64]; N],
+    group_indices: &[usize],
+) {
+    if cells.len() <= LANE_GROUPS {
+        update_grouped_lanes(cells, function, cols, group_indices);
+    } else {
+        update_dense(cells, function, cols, group_indices);
+    }
+}
+
 /// Groups up to which [`update_grouped_lanes`] takes a batch: a few frameworks, models
 /// or GPUs, whose cells stay in cache, so the divisions are the cost, not the misses.
 const LANE_GROUPS: usize = 64;
@@ -491,6 +507,7 @@ fn update_grouped_lanes<F: MomentFunction, const N: usize>(
     cols: [&[f64]; N],
     group_indices: &[usize],
 ) {
+    // The rows every column has: the loop's indexing then needs no bounds checks.
     let len = group_indices
         .len()
         .min(cols.iter().map(|c| c.len()).min().unwrap_or(0));
@@ -520,6 +537,7 @@ fn update_dense<F: MomentFunction, const N: usize>(
     cols: [&[f64]; N],
     group_indices: &[usize],
 ) {
+    // The rows every column has: the loop's indexing then needs no bounds checks.
     let len = group_indices
         .len()
         .min(cols.iter().map(|c| c.len()).min().unwrap_or(0));
@@ -574,20 +592,12 @@ impl<F: MomentFunction> GroupsAccumulator for MomentGroupsAccumulator<F> {
         let (cells, function) = (&mut self.cells, &self.function);
         if let Some(slices) = dense_values(&cols).filter(|_| opt_filter.is_none()) {
             match slices.as_slice() {
-                [x] if cells.len() <= LANE_GROUPS => {
-                    update_grouped_lanes(cells, function, [x], group_indices);
-                    return Ok(());
-                }
-                [x, y] if cells.len() <= LANE_GROUPS => {
-                    update_grouped_lanes(cells, function, [x, y], group_indices);
-                    return Ok(());
-                }
                 [x] => {
-                    update_dense(cells, function, [x], group_indices);
+                    update_rows(cells, function, [x], group_indices);
                     return Ok(());
                 }
                 [x, y] => {
-                    update_dense(cells, function, [x, y], group_indices);
+                    update_rows(cells, function, [x, y], group_indices);
                     return Ok(());
                 }
                 _ => {}
